@@ -1,0 +1,36 @@
+# The two commands of the quick start are `make demo` and `make test`; each sets itself up.
+.PHONY: demo test unit integration lint fix bench setup db-stop clean
+
+VENV := .venv/bin
+
+setup:
+	@./scripts/bootstrap.sh
+
+demo: setup  ## the main job end to end on the embedded warehouse
+	$(VENV)/channel-dw demo
+
+test: setup  ## lint, then every test (unit, DAG integrity, integration on a real PostgreSQL)
+	@./scripts/ensure-compose.sh
+	$(VENV)/ruff check .
+	$(VENV)/python -m pytest -q -p no:cacheprovider
+
+unit: setup
+	$(VENV)/python -m pytest -q tests/unit tests/dags
+
+integration: setup
+	$(VENV)/python -m pytest -q tests/integration
+
+lint: setup
+	$(VENV)/ruff check . && $(VENV)/ruff format --check .
+
+fix: setup
+	$(VENV)/ruff check --fix . && $(VENV)/ruff format .
+
+bench: setup  ## loader throughput vs raw COPY, and peak memory (see bench/README.md)
+	$(VENV)/python bench/bench_ingest.py
+
+db-stop: setup
+	$(VENV)/channel-dw db stop
+
+clean: db-stop
+	rm -rf .dw

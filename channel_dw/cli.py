@@ -1,0 +1,393 @@
+"""``channel-dw``: the command line for people and DAGs alike."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+import click
+
+from channel_dw.config import settings
+from channel_dw.errors import ConfigError
+
+
+def _date(_ctx, _param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a date like 2026-10-01") from exc
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=False)
+    sys.stdout.flush()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-v", "--verbose", is_flag=True, help="Log at INFO level (DEBUG with -vv).", count=True
+)
+def main(verbose: int) -> None:
+    """Channel data warehouse: load the channel exports, build the mart, report the KPIs."""
+    level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+# --- database ----------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """The warehouse database (embedded by default; DW_DATABASE_URL for a real server)."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL (initialising it the first time) and create the schemas."""
+    from channel_dw.db import embedded
+    from channel_dw.db.connection import connect
+    from channel_dw.db.schema import ensure_schema
+
+    s = settings()
+    if s.embedded:
+        _say(embedded.start(s).describe())
+    else:
+        _say(f"using the server at {s.redacted_url()} (DW_DATABASE_URL); nothing to start")
+    with contextlib.closing(connect(s)) as conn:
+        ensure_schema(conn)
+    _say("schemas raw, raw_files and audit are in place")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL cleanly."""
+    from channel_dw.db import embedded
+
+    s = settings()
+    if not s.embedded:
+        _say("DW_DATABASE_URL points at a real server; not stopping it")
+        return
+    _say(embedded.stop(s).describe())
+
+
+@db.command("status")
+def db_status() -> None:
+    """Show where the warehouse is and whether it runs."""
+    from channel_dw.db import embedded
+
+    s = settings()
+    _say(f"warehouse: {s.redacted_url()}")
+    if s.embedded:
+        _say(embedded.status(s).describe())
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the warehouse URL (for psql, BI tools or scripts)."""
+    _say(settings().database_url)
+
+
+# --- generate ----------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--start", callback=_date, default="2026-10-01", show_default=True)
+@click.option("--end", callback=_date, default="2026-10-31", show_default=True)
+@click.option("--customers", default=2000, show_default=True, type=click.IntRange(10))
+@click.option("--seed", default=42, show_default=True)
+@click.option("--landing", type=click.Path(path_type=Path), help="Default: $DW_LANDING.")
+def generate(start: date, end: date, customers: int, seed: int, landing: Path | None) -> None:
+    """Write a realistic, deterministic landing folder for a date range (all seven sources)."""
+    from channel_dw.generate import generate_landing
+
+    root = landing or settings().landing
+    if end < start:
+        raise click.BadParameter("--end is before --start")
+    t0 = time.monotonic()
+    summary = generate_landing(root, start, end, customers=customers, seed=seed, progress=_say)
+    _say(f"wrote {root} in {time.monotonic() - t0:.1f}s")
+    _say(str(summary))
+
+
+# --- ingest ------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--source", "sources", multiple=True, help="Only this source (repeatable).")
+@click.option("--date", "day", callback=_date, help="Only this business date.")
+@click.option("--from", "start", callback=_date, help="First business date of a range.")
+@click.option("--to", "end", callback=_date, help="Last business date of a range.")
+@click.option("--landing", type=click.Path(path_type=Path), help="Default: $DW_LANDING.")
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Load exactly this file (its source is its folder's name).",
+)
+@click.option("--skip-checks", is_flag=True, help="Do not run the Great Expectations suites.")
+def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
+    """Load export files into raw: one source and date, a date range, or everything landed.
+
+    Idempotent: files already loaded with the same bytes are skipped; a corrected file (same
+    name, new bytes) replaces its earlier delivery.
+    """
+    from channel_dw.ingest.runner import FoundFile, ingest_files
+    from channel_dw.ingest.runner import ingest as run_ingest
+    from channel_dw.sources import get_source
+
+    if day:
+        start = end = day
+    t0 = time.monotonic()
+    if files:
+        found = []
+        for path in files:
+            spec = get_source(path.resolve().parent.name)
+            found.append(FoundFile(spec, path.resolve(), spec.business_date(path.name)))
+        result = ingest_files(found, run_checks=not skip_checks, progress=_say)
+    else:
+        result = run_ingest(
+            landing=landing,
+            sources=sources or None,
+            start=start,
+            end=end,
+            run_checks=not skip_checks,
+            progress=_say,
+        )
+    for path in result.unrecognised:
+        _say(f"ignored {path}: the name matches no source's file pattern")
+    counts: dict[str, int] = {}
+    for o in result.outcomes:
+        counts[o.status] = counts.get(o.status, 0) + 1
+    rows = sum(o.rows_loaded for o in result.outcomes)
+    _say(
+        f"{len(result.outcomes)} file(s) in {time.monotonic() - t0:.1f}s: "
+        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        + f"; {rows:,} rows loaded"
+        + (f"; {len(result.failures)} FAILED" if result.failures else "")
+    )
+    if not result.outcomes and not result.failures:
+        _say("no export files matched; check --landing/--source/--date")
+    if result.failures:
+        for path, err in result.failures:
+            _say(f"FAILED {path}: {err}")
+        raise SystemExit(1)
+
+
+# --- ledger ------------------------------------------------------------------------------------
+
+
+def _table(headers: list[str], rows: list[tuple], max_width: int = 70) -> str:
+    cells = [[("" if v is None else str(v))[:max_width] for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(out)
+
+
+def print_ledger_summary() -> None:
+    """Counts per source and status, then every delivery that was not simply loaded."""
+    from channel_dw.ingest.runner import ledger_rows
+
+    rows = ledger_rows()
+    if not rows:
+        _say("the ledger is empty: nothing has been loaded yet")
+        return
+    by_source: dict[str, dict[str, int]] = {}
+    totals: dict[str, list[int]] = {}
+    for r in rows:
+        src, status = r[1], r[4]
+        by_source.setdefault(src, {}).setdefault(status, 0)
+        by_source[src][status] += 1
+        t = totals.setdefault(src, [0, 0, 0])
+        if status == "loaded":
+            t[0] += r[5] or 0
+            t[1] += r[6] or 0
+            t[2] += r[7] or 0
+    statuses = ["loaded", "skipped", "superseded", "rejected", "abandoned", "loading"]
+    _say("\nFile ledger (audit.file_ledger): deliveries per source and outcome")
+    _say(
+        _table(
+            ["source", *statuses, "rows read", "rows loaded", "quarantined"],
+            [
+                (
+                    src,
+                    *[by_source[src].get(st, 0) for st in statuses],
+                    f"{totals[src][0]:,}",
+                    f"{totals[src][1]:,}",
+                    f"{totals[src][2]:,}",
+                )
+                for src in by_source
+            ],
+        )
+    )
+    notable = [r for r in rows if r[4] != "loaded" or (r[7] or 0) > 0]
+    if notable:
+        _say("\nDeliveries that were not simply loaded, or had rows quarantined:")
+        _say(
+            _table(
+                ["#", "source", "file", "status", "read", "loaded", "quar.", "rule", "reason"],
+                [(r[0], r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9]) for r in notable],
+            )
+        )
+
+
+@main.command()
+@click.option("--source")
+@click.option("--from", "start", callback=_date)
+@click.option("--to", "end", callback=_date)
+@click.option(
+    "--status",
+    type=click.Choice(["loading", "loaded", "skipped", "superseded", "rejected", "abandoned"]),
+)
+@click.option("--summary", is_flag=True, help="Counts per source and outcome only.")
+def ledger(source, start, end, status, summary) -> None:
+    """Show the file ledger: every delivery with its outcome, row counts and reason."""
+    from channel_dw.ingest.runner import LEDGER_COLUMNS, ledger_rows
+
+    if summary:
+        print_ledger_summary()
+        return
+    rows = ledger_rows(source=source, start=start, end=end, status=status)
+    _say(_table(list(LEDGER_COLUMNS), rows) if rows else "no deliveries match")
+
+
+@main.command()
+@click.option("--file-id", type=int, help="Only this delivery (see `channel-dw ledger`).")
+@click.option("--rule", help="Only this rule.")
+@click.option("--limit", default=50, show_default=True)
+def quarantine(file_id, rule, limit) -> None:
+    """Show quarantined rows: file, line, rule, message and the raw text."""
+    from channel_dw.db.connection import connect
+
+    where, params = ["true"], []
+    if file_id is not None:
+        where.append("file_id = %s")
+        params.append(file_id)
+    if rule:
+        where.append("rule = %s")
+        params.append(rule)
+    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select file_id, source, file_name, line_no, rule, message, raw_text"
+            f" from audit.quarantine where {' and '.join(where)}"
+            " order by file_id, line_no limit %s",
+            [*params, limit],
+        )
+        rows = cur.fetchall()
+    _say(
+        _table(["#", "source", "file", "line", "rule", "message", "raw text"], rows, 60)
+        if rows
+        else "no quarantined rows match"
+    )
+
+
+# --- airflow -----------------------------------------------------------------------------------
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def airflow(args) -> None:
+    """Run an Airflow command with the project's settings, e.g. `channel-dw airflow dags list`."""
+    from channel_dw.orchestration.airflow_env import (
+        airflow_bin,
+        airflow_environ,
+        ensure_metadata_db,
+    )
+
+    s = settings()
+    ensure_metadata_db(s)
+    os.execve(airflow_bin(), [airflow_bin(), *args], airflow_environ(s))
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--start", callback=_date, default="2026-10-01", show_default=True)
+@click.option("--end", callback=_date, default="2026-10-31", show_default=True)
+@click.option("--customers", default=2000, show_default=True)
+def demo(start: date, end: date, customers: int) -> None:
+    """The main job end to end on the embedded warehouse: database, sample data, ingest DAG.
+
+    1. start the warehouse; 2. generate a sample month into the landing root; 3. run the
+    ingest DAG (Airflow, in-process, `dag.test`) for every day; 4. deliver the planted
+    re-deliveries (identical, corrected, late) and re-run the DAG for their dates; 5. print the
+    ledger.
+    """
+    from channel_dw.orchestration import airflow_env
+
+    s = settings()
+    _say(f"==> 1/5 warehouse: {s.redacted_url()}")
+    if s.embedded:
+        from channel_dw.db import embedded
+
+        _say("    " + embedded.start(s).describe())
+    _say(f"==> 2/5 generating {start}..{end} for {customers:,} customers into {s.landing}")
+    if s.landing.exists():
+        shutil.rmtree(s.landing)
+    from channel_dw.generate import generate_landing
+
+    generate_landing(
+        s.landing, start, end, customers=customers, progress=lambda m: _say("    " + m)
+    )
+    _say("==> 3/5 running the ingest DAG for every day (Airflow dag.test, in-process)")
+    airflow_env.ensure_metadata_db(s)
+    airflow_env.apply(s)
+    from channel_dw.orchestration.dag_runner import run_days
+
+    days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
+    failed = run_days("channel_ingest_daily", days, progress=lambda m: _say("    " + m))
+    _say("==> 4/5 re-deliveries: identical, corrected and late files")
+    redeliveries = s.landing / "_redeliveries"
+    for folder in (
+        sorted(p for p in redeliveries.iterdir() if p.is_dir()) if redeliveries.exists() else []
+    ):
+        touched: set[date] = set()
+        from channel_dw.sources import get_source
+
+        for path in sorted(folder.glob("*/*")):
+            spec = get_source(path.parent.name)
+            target = s.landing / path.parent.name / path.name
+            shutil.copyfile(path, target)
+            touched.add(spec.business_date(path.name))
+            _say(f"    delivered {folder.name}: {path.parent.name}/{path.name}")
+        failed += run_days(
+            "channel_ingest_daily", sorted(touched), progress=lambda m: _say("    " + m)
+        )
+    _say("==> 5/5 the ledger")
+    print_ledger_summary()
+    manifest = s.landing / "manifest.json"
+    if manifest.exists():
+        planted = json.loads(manifest.read_text()).get("cases", [])
+        _say(f"\n(the generator planted {len(planted)} awkward cases: see {manifest})")
+    if failed:
+        _say(f"\n{len(failed)} DAG run(s) did not succeed: {', '.join(failed)}")
+        raise SystemExit(1)
+    _say(
+        "\nDone. Inspect with `channel-dw ledger`, `channel-dw quarantine`, or psql "
+        '"$(channel-dw db url)". Stop the database with `channel-dw db stop`.'
+    )
+
+
+def run() -> None:  # pragma: no cover - console entry point wrapper
+    try:
+        main()
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,53 @@
+"""Streaming rows into PostgreSQL ``COPY ... FROM STDIN`` (text format) without holding them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
+
+
+def copy_field(value: str | None) -> str:
+    """One field in COPY text format: NULL is ``\\N``; backslash, tab and newlines escaped.
+
+    PostgreSQL text cannot hold NUL characters; they are the only thing removed.
+    """
+    if value is None:
+        return "\\N"
+    return value.translate(_ESCAPES)
+
+
+def copy_line(values: Iterable[str | None]) -> str:
+    return "\t".join([copy_field(v) for v in values]) + "\n"
+
+
+class LineStream:
+    """A read-only file object over an iterator of COPY lines, for ``cursor.copy_expert``.
+
+    ``copy_expert`` calls ``read(size)`` until it returns nothing; each call pulls just enough lines
+    from the iterator, so memory stays at one chunk whatever the size of the file.
+    """
+
+    def __init__(self, lines: Iterator[str], chunk_chars: int = 1 << 18) -> None:
+        self._lines = lines
+        self._chunk = chunk_chars
+        self._done = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._done:
+            return b""
+        want = self._chunk if size is None or size < 0 else max(size, self._chunk)
+        parts: list[str] = []
+        total = 0
+        append = parts.append
+        for line in self._lines:
+            append(line)
+            total += len(line)
+            if total >= want:
+                break
+        else:
+            self._done = True
+        return "".join(parts).encode("utf-8")
+
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by copy_expert
+        return self.read(size)

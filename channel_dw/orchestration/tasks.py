@@ -1,0 +1,59 @@
+"""The callables behind the DAGs' tasks. DAG files stay thin: they only call these."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+log = logging.getLogger(__name__)
+
+BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
+
+
+def business_date(logical_date: datetime) -> date:
+    """The business date a DAG run loads: its logical date, on the Asia/Shanghai calendar."""
+    return logical_date.astimezone(BUSINESS_TZ).date()
+
+
+def load_source_for_day(source: str, logical_date: datetime, run_id: str | None = None) -> dict:
+    """Loads the files of one source for one business date; returns a summary for XCom.
+
+    No file yet: the task is skipped (its Asset is not updated). Rejected files are outcomes
+    (logged as warnings, kept in the ledger). A load that fails unexpectedly fails the task, which
+    Airflow retries; the loader cleans up the interrupted attempt first.
+    """
+    from airflow.exceptions import AirflowSkipException
+
+    from channel_dw.config import settings
+    from channel_dw.ingest.runner import ingest
+
+    s = settings()
+    day = business_date(logical_date)
+    result = ingest(sources=[source], start=day, end=day, s=s, loaded_by=f"airflow:{run_id}")
+    for outcome in result.outcomes:
+        level = logging.WARNING if outcome.status == "rejected" else logging.INFO
+        log.log(level, outcome.summary())
+    if result.failures:
+        raise RuntimeError(
+            f"{len(result.failures)} {source} file(s) for {day} failed to load: "
+            + "; ".join(f"{p.name}: {err}" for p, err in result.failures)
+        )
+    if not result.outcomes:
+        raise AirflowSkipException(
+            f"no {source} file for {day} under {s.landing / source} yet: nothing to load"
+        )
+    return {
+        "business_date": day.isoformat(),
+        "files": [
+            {
+                "file_id": o.file_id,
+                "file": o.file_name,
+                "status": o.status,
+                "rows_loaded": o.rows_loaded,
+                "rows_quarantined": o.rows_quarantined,
+                "rule": o.rule,
+            }
+            for o in result.outcomes
+        ],
+    }

@@ -1,0 +1,62 @@
+"""
+### Daily ingestion of the channel exports
+
+Loads one business date of every source's export files from the landing root
+(`$DW_LANDING/<source>/`) into the warehouse's `raw` schema, one task per source.
+
+* **Business date** = the run's logical date on the Asia/Shanghai calendar. The scheduled run for
+  day D starts at 06:00 on D+1, when the vendors' exports have landed.
+* **Idempotent**: re-running a day, a re-delivered identical file or a retried task changes
+  nothing; a corrected file replaces its earlier delivery in full; an interrupted load is cleaned
+  up by the retry. Every delivery is in `audit.file_ledger`.
+* **Bad input**: a file breaking a whole-file rule is rejected (ledger status `rejected`, with the
+  rule and reason); bad rows go to `audit.quarantine`; the rest loads.
+* **Missing file**: the task is skipped and its Asset not updated.
+* Each task updates the Asset `channel-dw://raw/<source>` so downstream DAGs run when data lands.
+
+Run a day by hand: `channel-dw airflow dags test channel_ingest_daily 2026-10-01`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
+from channel_dw.sources import SOURCE_NAMES
+
+RAW_ASSETS = {
+    name: Asset(uri=f"channel-dw://raw/{name}", name=f"raw_{name}") for name in SOURCE_NAMES
+}
+
+
+@dag(
+    dag_id="channel_ingest_daily",
+    doc_md=__doc__,
+    schedule=CronDataIntervalTimetable("0 6 * * *", timezone="Asia/Shanghai"),
+    start_date=pendulum.datetime(2026, 10, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=4,
+    tags=["channel-dw", "ingest"],
+    default_args={
+        "owner": "data-engineering",
+        "retries": 3,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
+    },
+)
+def channel_ingest_daily():
+    for source in SOURCE_NAMES:
+
+        @task(task_id=f"load_{source}", outlets=[RAW_ASSETS[source]])
+        def load(source: str = source, **context) -> dict:
+            from channel_dw.orchestration.tasks import load_source_for_day
+
+            return load_source_for_day(source, context["logical_date"], context["run_id"])
+
+        load()
+
+
+channel_ingest_daily()

@@ -1,0 +1,92 @@
+"""Test fixtures: a real embedded PostgreSQL for the whole session, a fresh database per test."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from channel_dw.config import EMBEDDED_USER, Settings, settings
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Settings]:
+    """An embedded PostgreSQL of its own (own data folder and port), stopped after the session."""
+    from channel_dw.db import embedded
+
+    home = Path(tempfile.mkdtemp(prefix="channel-dw-test-"))
+    port = _free_port()
+    s = Settings(
+        home=home,
+        landing=home / "landing",
+        reports=home / "reports",
+        database_url=f"postgresql://{EMBEDDED_USER}@127.0.0.1:{port}/channel_dw",
+        embedded=True,
+        embedded_port=port,
+    )
+    embedded.start(s)
+    try:
+        yield s
+    finally:
+        embedded.stop(s)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def warehouse_url(pg_server: Settings) -> str:
+    """URL of the session server's (empty at start) ``channel_dw`` database."""
+    return pg_server.database_url
+
+
+def _admin(pg_server: Settings):
+    conn = psycopg2.connect(
+        host="127.0.0.1", port=pg_server.embedded_port, user=EMBEDDED_USER, dbname="postgres"
+    )
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture
+def warehouse(pg_server: Settings, monkeypatch, tmp_path: Path) -> Iterator[Settings]:
+    """A fresh, empty database for one test; the environment points all the code at it."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with contextlib.closing(_admin(pg_server)) as conn, conn.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    url = f"postgresql://{EMBEDDED_USER}@127.0.0.1:{pg_server.embedded_port}/{name}"
+    monkeypatch.setenv("DW_DATABASE_URL", url)
+    monkeypatch.setenv("DW_HOME", str(tmp_path / "dw-home"))
+    monkeypatch.setenv("DW_LANDING", str(tmp_path / "landing"))
+    try:
+        yield settings()
+    finally:
+        with contextlib.closing(_admin(pg_server)) as conn, conn.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def db(warehouse: Settings):
+    """A psycopg2 connection to the test's database (autocommit, for assertions)."""
+    conn = psycopg2.connect(warehouse.database_url)
+    conn.autocommit = True
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -32,6 +32,9 @@ class LineStream:
         self._lines = lines
         self._chunk = chunk_chars
         self._done = False
+        # psycopg2 turns an exception raised inside read() into QueryCanceled; the caller
+        # re-raises this original one (a FileRejected, or the real cause of a failure).
+        self.error: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
         if self._done:
@@ -40,13 +43,17 @@ class LineStream:
         parts: list[str] = []
         total = 0
         append = parts.append
-        for line in self._lines:
-            append(line)
-            total += len(line)
-            if total >= want:
-                break
-        else:
-            self._done = True
+        try:
+            for line in self._lines:
+                append(line)
+                total += len(line)
+                if total >= want:
+                    break
+            else:
+                self._done = True
+        except BaseException as exc:
+            self.error = exc
+            raise
         return "".join(parts).encode("utf-8")
 
     def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by copy_expert

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg2
 from psycopg2.extensions import connection as PgConnection
 from psycopg2.sql import SQL, Identifier, Literal
 
@@ -219,10 +220,15 @@ def _copy_rows(
                     )
 
         columns = SQL(", ").join(Identifier(c) for c in (*spec.columns, "_file_id", "_line"))
-        cur.copy_expert(
-            SQL("copy {} ({}) from stdin").format(table, columns).as_string(conn),
-            LineStream(lines()),
-        )
+        stream = LineStream(lines())
+        try:
+            cur.copy_expert(
+                SQL("copy {} ({}) from stdin").format(table, columns).as_string(conn), stream
+            )
+        except psycopg2.Error:
+            if stream.error is not None:
+                raise stream.error from None
+            raise
         spool.seek(0)
         cur.copy_expert(
             SQL("copy {} ({}) from stdin")
@@ -371,8 +377,8 @@ def load_file(
                 outcome.rows_read = counters.loaded + counters.quarantined
                 if run_checks:
                     _run_checks(conn, s, spec, outcome)
-                _swap_in(conn, spec, outcome)
                 outcome.status = "loaded"
+                _swap_in(conn, spec, outcome)
             except FileRejected as rejected:
                 conn.rollback()
                 with conn.cursor() as cur:

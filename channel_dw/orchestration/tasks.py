@@ -23,7 +23,7 @@ def load_source_for_day(source: str, logical_date: datetime, run_id: str | None 
     (logged as warnings, kept in the ledger). A load that fails unexpectedly fails the task, which
     Airflow retries; the loader cleans up the interrupted attempt first.
     """
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from channel_dw.config import settings
     from channel_dw.ingest.runner import ingest

@@ -47,6 +47,9 @@ def raw_rows(db) -> list[tuple]:
 
 def ledger(db) -> list[tuple]:
     with db.cursor() as cur:
+        cur.execute("select to_regclass('audit.file_ledger')")
+        if cur.fetchone()[0] is None:
+            return []
         cur.execute(
             "select file_id, status, rows_read, rows_loaded, rows_quarantined, rule"
             " from audit.file_ledger order by file_id"

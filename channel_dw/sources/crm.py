@@ -1,0 +1,76 @@
+"""CRM customer master: ``crm/crm_customers_YYYYMMDD.csv``, a full snapshot first, deltas after.
+
+UTF-8 (a BOM is tolerated), comma separated, the contract's English header (any column order).
+Snapshot and delta files have the same shape; the reader does not tell them apart (staging does).
+
+| rule | when it fires |
+|---|---|
+| `bad_encoding` | (file) a line is not UTF-8 |
+| `bad_header` | (file) line 1 is not the 9 contract columns |
+| `unreadable` | (file) the CSV cannot be split into records |
+| `wrong_column_count` | a record has not 9 fields |
+| `missing_field` | customer_id, msisdn, region_code, value_tier or status is empty |
+| `missing_field` | open_date or updated_at is empty |
+| `bad_phone` | msisdn is not a mobile number (in any shape) |
+| `unknown_code` | region_code, value_tier or status is not in the contract's set |
+| `bad_timestamp` | open_date is not ``YYYY-MM-DD`` |
+| `bad_timestamp` | updated_at is not ``YYYY-MM-DD HH:MM:SS`` |
+| `bad_value` | email present without an ``@`` |
+
+member_id is not checked and may be empty; email may be empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+from channel_dw.sources._delimited import DelimitedLayout, Fields, RowChecks, read_delimited
+from channel_dw.sources.base import Item, SourceSpec
+
+COLUMNS = (
+    "customer_id",
+    "msisdn",
+    "member_id",
+    "email",
+    "region_code",
+    "value_tier",
+    "status",
+    "open_date",
+    "updated_at",
+)
+
+# Allowed values in the contract's order (the order a rejection lists them in).
+VALUE_TIERS = ("DIAMOND", "GOLD", "SILVER", "STANDARD")
+STATUSES = ("ACTIVE", "SUSPENDED", "CLOSED")
+
+
+def _check(f: Fields, checks: RowChecks) -> None:
+    checks.present("customer_id", f["customer_id"])
+    checks.mobile("msisdn", f["msisdn"], required=True)
+    email = f["email"]
+    if email is not None and "@" not in email:
+        checks.fail("bad_value", f"email {email!r} has no '@'")
+    checks.region("region_code", f["region_code"], required=True)
+    checks.code("value_tier", f["value_tier"], VALUE_TIERS, required=True)
+    checks.code("status", f["status"], STATUSES, required=True)
+    checks.calendar_date("open_date", f["open_date"], required=True)
+    checks.timestamp("updated_at", f["updated_at"], required=True)
+
+
+LAYOUT = DelimitedLayout(header=COLUMNS, encoding="utf-8", check=_check)
+
+
+def read(path: Path) -> Iterator[Item]:
+    return read_delimited(path, LAYOUT)
+
+
+SPEC = SourceSpec(
+    name="crm",
+    raw_table="crm_customers",
+    file_pattern=re.compile(r"crm_customers_(?P<date>\d{8})\.csv"),
+    columns=COLUMNS,
+    read=read,
+    description="CRM customer master (UTF-8 CSV; a full snapshot first, daily deltas after)",
+)

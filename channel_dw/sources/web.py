@@ -1,0 +1,327 @@
+"""Reader for the website event log: ``web/web_events_YYYYMMDD.jsonl`` (or ``.jsonl.gz``).
+
+One JSON object a line, UTF-8; a name ending in ``.gz`` is read through gzip. The file is streamed
+line by line, so memory stays flat whatever its size. Each line gives one raw row of
+``raw.web_events``: the contract's keys as delivered text (stripped; empty or null -> None; a
+number or boolean as its JSON text), plus ``extra``, the keys the contract does not name, as a
+compact JSON object (None when there are none). Duplicate events (the collector retries) are all
+yielded: de-duplication is staging's job. ``line`` is the physical line, 1-based. Blank lines
+carry no record and are skipped; a UTF-8 byte-order mark on line 1 is ignored.
+
+Row rules (the row is quarantined, the file goes on):
+
+============== ================================================================================
+rule           fires when
+============== ================================================================================
+invalid_json   the line is not JSON, or is JSON but not an object
+missing_field  event_id, ts, visitor_id or event is absent, null or empty; biz_code on a
+               biz_submit/biz_result; result on a biz_result
+bad_timestamp  ts is not ``YYYY-MM-DDTHH:MM[:SS[.fff]]`` with an offset (``+08:00``, ``Z``)
+unknown_code   event is not one of the five; biz_code on biz_submit/biz_result is not a web code
+bad_value      result on a biz_result is not ``success`` or ``fail``
+bad_phone      msisdn is given but is no mainland mobile number in any shape (masked, landline...)
+bad_amount     amount is given but is not a decimal number (``-``? digits, optionally ``.`` digits)
+============== ================================================================================
+
+File rules (:class:`~channel_dw.errors.FileRejected`, the whole file is kept aside):
+
+============== ================================================================================
+unreadable     a ``.gz`` file that is not gzip, or is corrupt or cut short
+bad_encoding   a line that is not valid UTF-8 (the error names the line)
+empty_file     no record at all: a website never has a day without a single event, so an empty
+               file is a failed export, not a quiet day
+============== ================================================================================
+
+Checks on ``biz_code`` and ``result`` apply to the events that carry them by contract; on other
+events whatever is there is stored as delivered.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import re
+import zlib
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from channel_dw.errors import FileRejected
+from channel_dw.sources.base import (
+    Item,
+    Rejection,
+    Row,
+    SourceSpec,
+    is_masked_msisdn,
+    normalise_msisdn,
+)
+
+logger = logging.getLogger(__name__)
+
+COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "ts",
+    "session_id",
+    "visitor_id",
+    "member_id",
+    "msisdn",
+    "event",
+    "biz_code",
+    "order_id",
+    "amount",
+    "result",
+    "fail_reason",
+    "page",
+    "extra",
+)
+_KEYS = COLUMNS[:-1]  # the keys the contract names, in raw column order
+_KNOWN_KEYS = frozenset(_KEYS)
+
+EVENTS = frozenset({"page_view", "login", "register", "biz_submit", "biz_result"})
+BIZ_EVENTS = frozenset({"biz_submit", "biz_result"})
+BIZ_CODES = frozenset(
+    {
+        "WEB_BILLQ",
+        "WEB_PAY",
+        "WEB_PLAN",
+        "WEB_CAMP",
+        "WEB_VAS",
+        "WEB_DATA",
+        "WEB_NUMOPEN",
+        "WEB_BB",
+        "WEB_PWD",
+        "WEB_COMPLAIN",
+    }
+)
+RESULTS = frozenset({"success", "fail"})
+
+_BOM = b"\xef\xbb\xbf"
+_GZIP_BUFFER = 1 << 20
+
+
+def read(path: Path) -> Iterator[Item]:
+    """Yield one Row or Rejection per non-blank line of a web export file."""
+    name = path.name
+    records = 0
+    rejected = 0
+    with _open(path) as lines:
+        try:
+            for number, raw in enumerate(lines, 1):
+                item = _parse_line(number, raw, name)
+                if item is None:
+                    continue
+                records += 1
+                if item.__class__ is Rejection:
+                    rejected += 1
+                yield item
+        except (OSError, EOFError, zlib.error) as exc:
+            if not name.endswith(".gz"):
+                raise  # a plain file that cannot be read is a system problem, not bad input
+            raise FileRejected(
+                file=name,
+                line=None,
+                rule="unreadable",
+                message=f"{name} is not a readable gzip file ({exc}); "
+                f"it was read up to record {records:,}",
+            ) from exc
+    if records == 0:
+        raise FileRejected(
+            file=name,
+            line=None,
+            rule="empty_file",
+            message="the file holds no event at all; a website day always has events, "
+            "so the export probably failed: ask the vendor to deliver it again",
+        )
+    logger.debug("%s: %d records, %d quarantined", name, records, rejected)
+
+
+def _open(path: Path) -> BinaryIO:
+    if path.name.endswith(".gz"):
+        # A big buffer in front of GzipFile lets line iteration run in C.
+        return io.BufferedReader(gzip.GzipFile(path, "rb"), _GZIP_BUFFER)  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def _parse_line(number: int, raw: bytes, name: str) -> Item | None:
+    """The item of one line; None for a blank line. The row rules, in the order they are tried."""
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not raw.strip():
+            return None
+        text = _decode(number, raw, name)
+        if number == 1 and raw.startswith(_BOM):
+            return _parse_line(number, raw[len(_BOM) :], name)
+        return Rejection(number, "invalid_json", f"the line is not valid JSON ({exc})", text)
+    if obj.__class__ is not dict:
+        return _reject(
+            number, raw, name, "invalid_json", f"the line is a JSON {_kind(obj)}, not an object"
+        )
+    values = [
+        v if v is None else (v.strip() or None) if v.__class__ is str else _json_text(v)
+        for v in map(obj.get, _KEYS)
+    ]
+    (event_id, ts, _, visitor_id, _, msisdn, event, biz_code, _, amount, result, _, _) = values
+    if event_id is None or ts is None or visitor_id is None or event is None:
+        missing = _missing_required(values)
+        verb = "is" if len(missing) == 1 else "are"
+        return _reject(
+            number,
+            raw,
+            name,
+            "missing_field",
+            f"{' and '.join(missing)} {verb} missing "
+            "(every event needs event_id, ts, visitor_id and event)",
+        )
+    # Extended form only (YYYY-MM-DDTHH:MM...), the one PostgreSQL reads too: fromisoformat
+    # alone would also take the basic and week-date forms.
+    if ts[4:14:3] != "--T:" or not _has_offset(ts):
+        return _reject(
+            number,
+            raw,
+            name,
+            "bad_timestamp",
+            f"ts {ts!r} is not an ISO 8601 timestamp with an offset",
+        )
+    if event not in EVENTS:
+        return _reject(
+            number,
+            raw,
+            name,
+            "unknown_code",
+            f"event {event!r} is not one of page_view, login, register, biz_submit, biz_result",
+        )
+    if event in BIZ_EVENTS:
+        if biz_code is None:
+            return _reject(
+                number, raw, name, "missing_field", f"biz_code is missing on a {event} event"
+            )
+        if biz_code not in BIZ_CODES:
+            return _reject(
+                number,
+                raw,
+                name,
+                "unknown_code",
+                f"biz_code {biz_code!r} on a {event} event is not a web business code",
+            )
+        if event == "biz_result" and result not in RESULTS:
+            if result is None:
+                return _reject(
+                    number, raw, name, "missing_field", "result is missing on a biz_result event"
+                )
+            return _reject(
+                number,
+                raw,
+                name,
+                "bad_value",
+                f"result {result!r} on a biz_result event is not success or fail",
+            )
+    if msisdn is not None and not _is_mobile(msisdn):
+        why = "masked" if is_masked_msisdn(msisdn) else "not a mainland mobile number"
+        return _reject(number, raw, name, "bad_phone", f"msisdn {msisdn!r} is {why}")
+    if amount is not None and not _is_decimal(amount):
+        return _reject(
+            number, raw, name, "bad_amount", f"amount {amount!r} is not a decimal number of yuan"
+        )
+    if _KNOWN_KEYS.issuperset(obj):
+        values.append(None)
+    else:
+        extra = {key: value for key, value in obj.items() if key not in _KNOWN_KEYS}
+        values.append(orjson.dumps(extra).decode())
+    return Row(number, tuple(values))
+
+
+def _reject(number: int, raw: bytes, name: str, rule: str, message: str) -> Rejection:
+    return Rejection(number, rule, message, _decode(number, raw, name))
+
+
+def _missing_required(values: list[str | None]) -> list[str]:
+    """The names of the required keys that are missing, in contract order."""
+    required = {"event_id": values[0], "ts": values[1], "visitor_id": values[3], "event": values[6]}
+    return [key for key, value in required.items() if value is None]
+
+
+def _has_offset(ts: str) -> bool:
+    """True when ts parses as an ISO 8601 date-time that carries a UTC offset."""
+    try:
+        parsed = datetime.fromisoformat(ts)
+    except ValueError:
+        return False
+    return parsed.tzinfo is not None
+
+
+def _is_mobile(msisdn: str) -> bool:
+    """normalise_msisdn(msisdn) is not None, with a fast path for the shapes the contract lists.
+
+    The fast path only ever accepts numbers the shared rule accepts too; anything it does not
+    recognise is decided by ``normalise_msisdn``.
+    """
+    digits = msisdn.replace(" ", "").replace("-", "")
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif len(digits) == 13 and digits.startswith("86"):
+        digits = digits[2:]
+    if len(digits) == 11 and digits[0] == "1" and digits.isdigit() and digits.isascii():
+        return True
+    return normalise_msisdn(msisdn) is not None
+
+
+def _is_decimal(text: str) -> bool:
+    if text[0] in "+-":
+        text = text[1:]
+    whole, dot, fraction = text.partition(".")
+    return text.isascii() and whole.isdigit() and (not dot or fraction.isdigit())
+
+
+def _json_text(value: Any) -> str:
+    """A non-string JSON value as text: numbers and booleans as JSON writes them."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    return "number"
+
+
+def _decode(number: int, raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as exc:
+        raise FileRejected(
+            file=name,
+            line=number,
+            rule="bad_encoding",
+            message=f"line {number:,} is not valid UTF-8 (byte {exc.start + 1} of the line); "
+            "the export must be UTF-8",
+            text=raw.decode("utf-8", errors="replace").rstrip("\r\n"),
+        ) from exc
+
+
+SPEC = SourceSpec(
+    name="web",
+    raw_table="web_events",
+    file_pattern=re.compile(r"web_events_(?P<date>\d{8})\.jsonl(\.gz)?"),
+    columns=COLUMNS,
+    read=read,
+    description="Website (网上营业厅) event log, one JSON object a line, plain or gzip.",
+    json_columns=("extra",),
+)

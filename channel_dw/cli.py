@@ -34,7 +34,7 @@ def _say(message: str) -> None:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
-    "-v", "--verbose", is_flag=True, help="Log at INFO level (DEBUG with -vv).", count=True
+    "-v", "--verbose", count=True, help="Log at INFO level (DEBUG with -vv)."
 )
 def main(verbose: int) -> None:
     """Channel data warehouse: load the channel exports, build the mart, report the KPIs."""
@@ -309,6 +309,19 @@ def airflow(args) -> None:
     s = settings()
     ensure_metadata_db(s)
     os.execve(airflow_bin(), [airflow_bin(), *args], airflow_environ(s))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dbt(args) -> None:
+    """Run a dbt command against the warehouse, e.g. `channel-dw dbt debug`."""
+    from channel_dw.db.connection import ensure_server
+    from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ
+
+    s = ensure_server(settings())
+    dbt_bin = str(Path(sys.executable).with_name("dbt"))
+    os.chdir(DBT_PROJECT_DIR)
+    os.execve(dbt_bin, [dbt_bin, *args], dbt_environ(s))
 
 
 # --- demo --------------------------------------------------------------------------------------

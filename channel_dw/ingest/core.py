@@ -42,7 +42,7 @@ from channel_dw.config import Settings, settings
 from channel_dw.db.connection import connect
 from channel_dw.db.schema import ensure_schema
 from channel_dw.errors import FileRejected
-from channel_dw.ingest.copy_stream import LineStream, copy_field, copy_line
+from channel_dw.ingest.copy_stream import LineStream, copy_line, copy_row
 from channel_dw.sources.base import Rejection, Row, SourceSpec
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def _copy_rows(
             for item in spec.read(path):
                 if type(item) is Row:
                     counters.loaded += 1
-                    yield "\t".join([copy_field(v) for v in item.values]) + tail + f"{item.line}\n"
+                    yield copy_row(item.values) + tail + f"{item.line}\n"
                     if counters.loaded >= next_report:
                         next_report += PROGRESS_EVERY
                         rate = counters.loaded / max(time.monotonic() - counters.started, 1e-9)

@@ -84,3 +84,23 @@ def test_discover_orders_by_date_then_crm_first_and_ignores_in_flight_files(tmp_
     assert [p.name for p in unrecognised] == ["readme.txt"]
     only = discover(tmp_path, sources=["web"], start=date(2026, 10, 2), end=date(2026, 10, 2))[0]
     assert [f.path.name for f in only] == ["web_events_20261002.jsonl"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ("a", "b", "c"),
+        ("a", None, "c"),
+        (None, None, None),
+        ("tab\there", None, "x"),
+        ("back\\slash", None, "x"),
+        ("\\N", "b", "c"),
+        ("line\nbreak", "cr\r", None),
+        ("nul\x00", None, "z"),
+        ("太原", "", None),
+    ],
+)
+def test_fast_copy_row_equals_the_field_by_field_encoding(values):
+    from channel_dw.ingest.copy_stream import copy_row
+
+    assert copy_row(values) + "\n" == copy_line(values)

@@ -1,0 +1,25 @@
+"""Sample data for the landing folder: seven sources' daily export files, awkward cases included.
+
+:func:`generate_landing` writes a whole landing root (with redeliveries and ``manifest.json``);
+the ``write_*`` functions write one big valid file of one source, for benchmarks.
+"""
+
+from channel_dw.generate.app import write_app_events
+from channel_dw.generate.halls import write_hall_txn
+from channel_dw.generate.hotline import write_hotline_cdr
+from channel_dw.generate.landing import GenerationSummary, SourceCount, generate_landing
+from channel_dw.generate.plants import Planted
+from channel_dw.generate.sms import write_sms_hall
+from channel_dw.generate.web import write_web_events
+
+__all__ = [
+    "GenerationSummary",
+    "Planted",
+    "SourceCount",
+    "generate_landing",
+    "write_app_events",
+    "write_hall_txn",
+    "write_hotline_cdr",
+    "write_sms_hall",
+    "write_web_events",
+]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -33,9 +32,7 @@ def _say(message: str) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "-v", "--verbose", count=True, help="Log at INFO level (DEBUG with -vv)."
-)
+@click.option("-v", "--verbose", count=True, help="Log at INFO level (DEBUG with -vv).")
 def main(verbose: int) -> None:
     """Channel data warehouse: load the channel exports, build the mart, report the KPIs."""
     level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
@@ -197,50 +194,53 @@ def _table(headers: list[str], rows: list[tuple], max_width: int = 70) -> str:
 
 
 def print_ledger_summary() -> None:
-    """Counts per source and status, then every delivery that was not simply loaded."""
+    """Counts per source and outcome, the deliveries that need a look, quarantine by rule."""
+    from channel_dw.db.connection import connect
     from channel_dw.ingest.runner import ledger_rows
 
     rows = ledger_rows()
     if not rows:
         _say("the ledger is empty: nothing has been loaded yet")
         return
-    by_source: dict[str, dict[str, int]] = {}
-    totals: dict[str, list[int]] = {}
-    for r in rows:
-        src, status = r[1], r[4]
-        by_source.setdefault(src, {}).setdefault(status, 0)
-        by_source[src][status] += 1
-        t = totals.setdefault(src, [0, 0, 0])
-        if status == "loaded":
-            t[0] += r[5] or 0
-            t[1] += r[6] or 0
-            t[2] += r[7] or 0
     statuses = ["loaded", "skipped", "superseded", "rejected", "abandoned", "loading"]
+    per_source: dict[str, list[int]] = {}
+    for r in rows:
+        counts = per_source.setdefault(r[1], [0] * (len(statuses) + 3))
+        counts[statuses.index(r[4])] += 1
+        if r[4] == "loaded":
+            for i, value in enumerate(r[5:8]):
+                counts[len(statuses) + i] += value or 0
     _say("\nFile ledger (audit.file_ledger): deliveries per source and outcome")
     _say(
         _table(
             ["source", *statuses, "rows read", "rows loaded", "quarantined"],
             [
-                (
-                    src,
-                    *[by_source[src].get(st, 0) for st in statuses],
-                    f"{totals[src][0]:,}",
-                    f"{totals[src][1]:,}",
-                    f"{totals[src][2]:,}",
-                )
-                for src in by_source
+                (src, *c[: len(statuses)], *(f"{v:,}" for v in c[len(statuses) :]))
+                for src, c in per_source.items()
             ],
         )
     )
-    notable = [r for r in rows if r[4] != "loaded" or (r[7] or 0) > 0]
+    notable = [r for r in rows if r[4] in ("rejected", "superseded", "abandoned", "loading")]
     if notable:
-        _say("\nDeliveries that were not simply loaded, or had rows quarantined:")
+        _say("\nDeliveries that were rejected, replaced or interrupted:")
         _say(
             _table(
-                ["#", "source", "file", "status", "read", "loaded", "quar.", "rule", "reason"],
-                [(r[0], r[1], r[2], r[4], r[5], r[6], r[7], r[8], r[9]) for r in notable],
+                ["#", "source", "file", "date", "status", "read", "rule", "reason"],
+                [(r[0], r[1], r[2], r[3], r[4], r[5], r[8], r[9]) for r in notable],
+                max_width=90,
             )
         )
+    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select source, rule, count(*) from audit.quarantine group by 1, 2 order by 1, 2"
+        )
+        quarantine = cur.fetchall()
+    if quarantine:
+        _say("\nQuarantined rows (audit.quarantine; `channel-dw quarantine` shows them):")
+        _say(_table(["source", "rule", "rows"], quarantine))
+    skipped = sum(1 for r in rows if r[4] == "skipped")
+    if skipped:
+        _say(f"\n{skipped} identical re-deliveries skipped (`channel-dw ledger --status skipped`)")
 
 
 @main.command()
@@ -383,8 +383,14 @@ def demo(start: date, end: date, customers: int) -> None:
     print_ledger_summary()
     manifest = s.landing / "manifest.json"
     if manifest.exists():
-        planted = json.loads(manifest.read_text()).get("cases", [])
-        _say(f"\n(the generator planted {len(planted)} awkward cases: see {manifest})")
+        from channel_dw.db.connection import connect
+        from channel_dw.ingest.verify import verify_manifest
+
+        with contextlib.closing(connect(s)) as conn:
+            check = verify_manifest(conn, manifest)
+        _say("\n" + check.summary())
+        if not check.ok():
+            failed.append("manifest check")
     if failed:
         _say(f"\n{len(failed)} DAG run(s) did not succeed: {', '.join(failed)}")
         raise SystemExit(1)

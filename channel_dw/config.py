@@ -7,12 +7,14 @@ Great Expectations) asks this module, so one environment variable moves them all
 - ``DW_HOME``: local state, git-ignored (default ``<project>/.dw``);
 - ``DW_LANDING``: the landing root, one folder per source (default ``$DW_HOME/landing``);
 - ``DW_REPORTS``: where reports are written (default ``$DW_HOME/reports``);
-- ``DW_EMBEDDED_PORT``: port of the embedded server (default ``55432``).
+- ``DW_EMBEDDED_PORT``: port of the embedded server (default 55432, or a free port when that is
+  taken; remembered in ``$DW_HOME/port``).
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -55,12 +57,43 @@ class Settings:
         return f"postgresql://{p['user']}@{p['host']}:{p['port']}/{p['dbname']}"
 
 
+DEFAULT_PORT = 55432
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _embedded_port(home: Path) -> int:
+    """DW_EMBEDDED_PORT, else the port this checkout's server was given when it was first set up
+    (``$DW_HOME/port``): 55432 when free, otherwise any free port, so two checkouts coexist."""
+    if "DW_EMBEDDED_PORT" in os.environ:
+        return int(os.environ["DW_EMBEDDED_PORT"])
+    remembered = home / "port"
+    if remembered.exists():
+        return int(remembered.read_text().strip())
+    port = DEFAULT_PORT
+    if not _port_is_free(port):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+    home.mkdir(parents=True, exist_ok=True)
+    remembered.write_text(f"{port}\n")
+    return port
+
+
 def settings() -> Settings:
     env = os.environ
     home = Path(env.get("DW_HOME", PROJECT_ROOT / ".dw")).resolve()
-    port = int(env.get("DW_EMBEDDED_PORT", "55432"))
     url = env.get("DW_DATABASE_URL", "").strip()
     embedded = not url
+    port = _embedded_port(home) if embedded else int(env.get("DW_EMBEDDED_PORT", DEFAULT_PORT))
     if embedded:
         url = f"postgresql://{EMBEDDED_USER}@127.0.0.1:{port}/{EMBEDDED_DB}"
     landing = Path(env.get("DW_LANDING", home / "landing")).resolve()

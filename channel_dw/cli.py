@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from datetime import date, datetime
 from pathlib import Path
 
@@ -38,6 +39,8 @@ def main(verbose: int) -> None:
     level = logging.WARNING if not verbose else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+    warnings.filterwarnings("ignore", message=".*httpx.*starlette")
 
 
 # --- database ----------------------------------------------------------------------------------
@@ -357,6 +360,9 @@ def demo(start: date, end: date, customers: int) -> None:
     )
     _say("==> 3/5 running the ingest DAG for every day (Airflow dag.test, in-process)")
     airflow_env.ensure_metadata_db(s)
+    # Task output at WARNING and above (a rejected file is a warning); `channel-dw airflow dags
+    # test ...` shows a day's full task logs.
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     airflow_env.apply(s)
     from channel_dw.orchestration.dag_runner import run_days
 

@@ -77,6 +77,3 @@ class LineStream:
             self.error = exc
             raise
         return "".join(parts).encode("utf-8")
-
-    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - not used by copy_expert
-        return self.read(size)

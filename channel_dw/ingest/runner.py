@@ -6,6 +6,7 @@ load fails unexpectedly is reported at the end while the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -173,7 +174,8 @@ def ledger_rows(
         if value is not None:
             where.append(clause)
             params.append(value)
-    with connect(s) as conn, conn.cursor() as cur:
+    # psycopg2's `with conn` only ends the transaction; closing() really closes it
+    with contextlib.closing(connect(s)) as conn, conn.cursor() as cur:
         cur.execute("select to_regclass('audit.file_ledger')")
         if cur.fetchone()[0] is None:
             return []

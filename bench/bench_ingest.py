@@ -74,6 +74,33 @@ def raw_copy_seconds(url: str, table: str, columns: list[str], copy_text: Path) 
         conn.close()
 
 
+def file_copy_seconds(url: str, path: Path) -> float:
+    """``psql \\copy`` of a JSON-lines export itself: each line becomes one jsonb document.
+
+    That is the raw COPY a data engineer can run on the web export without any loader (COPY has
+    no JSON format, so the lines go in through CSV with quote and delimiter bytes that JSON text
+    cannot contain). PostgreSQL parses each line into jsonb, as the loader parses it with orjson.
+    """
+    conn = psycopg2.connect(url)
+    try:
+        with conn.cursor() as cur, path.open("rb") as fh:
+            t0 = time.perf_counter()
+            cur.execute("create table bench_file_copy (doc jsonb)")
+            cur.copy_expert(
+                "copy bench_file_copy from stdin"
+                " with (format csv, quote e'\\x01', delimiter e'\\x02')",
+                fh,
+                size=1 << 18,
+            )
+            conn.commit()
+            seconds = time.perf_counter() - t0
+            cur.execute("drop table bench_file_copy")
+            conn.commit()
+        return seconds
+    finally:
+        conn.close()
+
+
 def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
     func_name, file_name = WRITERS[source]
     writer = getattr(generate, func_name, None)
@@ -104,6 +131,7 @@ def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
             )
     copy_s = raw_copy_seconds(url, spec.raw_table, columns, copy_text)
     copy_text.unlink()
+    file_copy_s = file_copy_seconds(url, path) if path.name.endswith(".jsonl") else None
     path.unlink()
     n = outcome.rows_loaded
     result = {
@@ -116,6 +144,8 @@ def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
         "raw_copy_s": round(copy_s, 2),
         "raw_copy_rows_per_s": round(n / copy_s),
         "ratio_vs_raw_copy": round(copy_s / load_s, 2),
+        "file_copy_s": file_copy_s and round(file_copy_s, 2),
+        "ratio_vs_file_copy": file_copy_s and round(file_copy_s / load_s, 2),
         "generate_s": round(gen_s, 1),
         "records_written": written,
     }
@@ -124,6 +154,11 @@ def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
         f" rows/s {result['loader_mb_per_s']:6.1f} MB/s | raw COPY"
         f" {result['raw_copy_rows_per_s']:>9,} rows/s | ratio {result['ratio_vs_raw_copy']:.2f}"
     )
+    if file_copy_s:
+        print(
+            f"{'':8s} psql \\copy of the file itself (one jsonb a line): {n / file_copy_s:>9,.0f}"
+            f" rows/s | loader / that {result['ratio_vs_file_copy']:.2f}"
+        )
     return result
 
 

@@ -8,12 +8,17 @@ Great Expectations) asks this module, so one environment variable moves them all
 - ``DW_LANDING``: the landing root, one folder per source (default ``$DW_HOME/landing``);
 - ``DW_REPORTS``: where reports are written (default ``$DW_HOME/reports``);
 - ``DW_EMBEDDED_PORT``: port of the embedded server (default 55432, or a free port when that is
-  taken; remembered in ``$DW_HOME/port``).
+  taken; remembered in ``$DW_HOME/port``);
+- ``DW_PII_KEY``: the secret of the keyed hash (HMAC) that stands in for phones, e-mails and
+  member ids in the marts. It is kept outside the database. Without it, a random key is made once
+  and kept in ``$DW_HOME/pii.key`` (fine for a laptop; production sets the variable from its
+  secret store, and must keep it: a new key changes every hash).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +56,23 @@ class Settings:
             "password": parts.password or "",
             "dbname": parts.path.lstrip("/") or "postgres",
         }
+
+    def pii_key(self) -> str:
+        """DW_PII_KEY, else this checkout's own random key in ``$DW_HOME/pii.key``."""
+        key = os.environ.get("DW_PII_KEY", "").strip()
+        if key:
+            if len(key) < 16:
+                raise ValueError(
+                    "DW_PII_KEY is shorter than 16 characters: a short key can be guessed, and "
+                    "with it every hashed phone number; use e.g. `openssl rand -hex 32`"
+                )
+            return key
+        path = self.home / "pii.key"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_hex(32) + "\n")
+        return path.read_text().strip()
 
     def redacted_url(self) -> str:
         p = self.db_params()

@@ -23,6 +23,7 @@ def dbt_environ(s: Settings | None = None) -> dict[str, str]:
             "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
             "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "DW_PII_KEY": s.pii_key(),
         }
     )
     return env

@@ -1,0 +1,10 @@
+-- Every identified record finds the CRM version that held at its time (the first version also
+-- holds before it), so its region is the customer's, never the record's own or UNKNOWN.
+select
+    interaction_key,
+    customer_id,
+    occurred_at,
+    region_source
+from {{ ref('fct_interactions') }}
+where is_identified
+    and (customer_version_key is null or region_source <> 'customer')

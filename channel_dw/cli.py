@@ -322,6 +322,12 @@ def dbt(args) -> None:
     from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ
 
     s = ensure_server(settings())
+    # The raw and audit tables dbt's sources read, and the bi_reader grants on marts.
+    from channel_dw.db.connection import connect
+    from channel_dw.db.schema import ensure_schema
+
+    with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
+        ensure_schema(conn)
     dbt_bin = str(Path(sys.executable).with_name("dbt"))
     os.chdir(DBT_PROJECT_DIR)
     os.execve(dbt_bin, [dbt_bin, *args], dbt_environ(s))

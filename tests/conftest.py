@@ -64,6 +64,25 @@ def _admin(pg_server: Settings):
     return conn
 
 
+@pytest.fixture(scope="session")
+def make_database(pg_server: Settings) -> Iterator:
+    """A factory of fresh databases on the session server, for fixtures wider than one test;
+    all of them are dropped at the end of the session."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        with contextlib.closing(_admin(pg_server)) as conn, conn.cursor() as cur:
+            cur.execute(f'create database "{name}"')
+        made.append(name)
+        return f"postgresql://{EMBEDDED_USER}@127.0.0.1:{pg_server.embedded_port}/{name}"
+
+    yield make
+    with contextlib.closing(_admin(pg_server)) as conn, conn.cursor() as cur:
+        for name in made:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture
 def warehouse(pg_server: Settings, monkeypatch, tmp_path: Path) -> Iterator[Settings]:
     """A fresh, empty database for one test; the environment points all the code at it."""

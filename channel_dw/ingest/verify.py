@@ -19,6 +19,7 @@ from psycopg2.extensions import connection as PgConnection
 class ManifestCheck:
     checked: dict[str, int] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
+    subject: str = "the ledger"
 
     def ok(self) -> bool:
         return not self.mismatches
@@ -26,9 +27,10 @@ class ManifestCheck:
     def summary(self) -> str:
         done = ", ".join(f"{n} {kind}" for kind, n in sorted(self.checked.items()))
         if self.ok():
-            return f"the ledger matches the generator's manifest ({done})"
+            return f"{self.subject} matches the generator's manifest ({done})"
         return (
-            f"{len(self.mismatches)} mismatch(es) with the generator's manifest ({done}):\n  "
+            f"{self.subject}: {len(self.mismatches)} mismatch(es) with the generator's manifest"
+            f" ({done}):\n  "
             + "\n  ".join(self.mismatches)
         )
 

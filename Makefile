@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test unit integration lint fix bench setup db-stop clean
+.PHONY: demo test unit integration lint fix bench bench-mart setup db-stop clean
 
 VENV := .venv/bin
 
@@ -28,6 +28,9 @@ fix: setup
 
 bench: setup  ## loader throughput vs raw COPY, and peak memory (see bench/README.md)
 	$(VENV)/python bench/bench_ingest.py
+
+bench-mart: setup  ## dbt mart: full build of a month, then a one-day incremental build
+	$(VENV)/python bench/bench_mart.py
 
 db-stop: setup
 	$(VENV)/channel-dw db stop

@@ -66,13 +66,18 @@ changed_customers as (
     where loaded_at > (select loaded_at from watermark)
 ),
 
+touched_nodes as (
+    -- identifiers with a link loaded since
+    select node_a as node from edges where last_loaded_at > (select loaded_at from watermark)
+    union
+    select node_b from edges where last_loaded_at > (select loaded_at from watermark)
+),
+
 touched_components as (
     -- new links move whole components (links are timeless: old records change customer too)
-    select distinct components.component
-    from edges
-    inner join components
-        on components.node in (edges.node_a, edges.node_b)
-    where edges.last_loaded_at > (select loaded_at from watermark)
+    select distinct component
+    from components
+    where node in (select node from touched_nodes)
 ),
 
 affected_nodes as (

@@ -308,3 +308,17 @@ def test_incremental_runs_give_the_same_facts_as_a_full_refresh(
     by_uid = [k for k in old if first[k][17] is None and old[k][0] == uid_customer]
     by_region = [k for k in old if first[k][21] == old_region and old[k][1] != old_region]
     assert by_uid and by_region, (by_uid, by_region)
+
+
+def test_dbt_docs_describe_every_mart_and_its_exposure(mart):
+    dbt("docs", "generate")
+    target = Path(os.environ["DBT_TARGET_PATH"])
+    catalog = json.loads((target / "catalog.json").read_text())
+    manifest = json.loads((target / "manifest.json").read_text())
+
+    built = {n["metadata"]["name"] for n in catalog["nodes"].values()}
+    assert set(MART_TABLES) <= built
+    models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model"}
+    undocumented = [name for name, node in models.items() if not node["description"].strip()]
+    assert undocumented == []
+    assert "exposure.channel_dw.monthly_headquarters_report" in manifest["exposures"]

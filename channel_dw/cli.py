@@ -196,6 +196,41 @@ def _table(headers: list[str], rows: list[tuple], max_width: int = 70) -> str:
     return "\n".join(out)
 
 
+def print_mart_summary() -> None:
+    """Records per channel in the mart, and how many of them are tied to a customer."""
+    from channel_dw.db.connection import connect
+
+    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
+        cur.execute("select to_regclass('marts.identity_coverage') is not null")
+        if not cur.fetchone()[0]:
+            _say("\nthe mart is not built yet: `channel-dw dbt build`")
+            return
+        cur.execute(
+            "select c.channel, sum(c.records), sum(c.identified_records)"
+            " from marts.identity_coverage c join marts.dim_channel d using (channel)"
+            " group by c.channel, d.name_en order by sum(c.records) desc"
+        )
+        rows = cur.fetchall()
+        cur.execute(
+            "select count(*), count(*) filter (where is_current and status = 'ACTIVE')"
+            " from marts.dim_customer_history"
+        )
+        versions, active = cur.fetchone()
+        cur.execute("select identifier_type, count(*) from marts.identity_conflicts group by 1")
+        conflicts = ", ".join(f"{n} {kind}" for kind, n in cur.fetchall()) or "none"
+    _say("\nThe mart (schema marts): records per channel and how many are tied to a customer")
+    _say(
+        _table(
+            ["channel", "records", "identified", "share"],
+            [(ch, f"{n:,}", f"{i:,}", f"{i / n:.1%}") for ch, n, i in rows],
+        )
+    )
+    _say(
+        f"{versions:,} customer versions (SCD2), {active:,} customers active now;"
+        f" identifiers linked to several customers (they link nobody): {conflicts}"
+    )
+
+
 def print_ledger_summary() -> None:
     """Counts per source and outcome, the deliveries that need a look, quarantine by rule."""
     from channel_dw.db.connection import connect
@@ -311,6 +346,12 @@ def airflow(args) -> None:
 
     s = settings()
     ensure_metadata_db(s)
+    from channel_dw.orchestration.mart import current_manifest
+
+    try:  # the mart DAG renders its tasks from a dbt manifest: make it current once, here
+        current_manifest(s)
+    except RuntimeError as exc:  # a broken dbt project: the mart DAG will show an import error
+        click.echo(f"warning: {exc}", err=True)
     os.execve(airflow_bin(), [airflow_bin(), *args], airflow_environ(s))
 
 
@@ -328,7 +369,9 @@ def dbt(args) -> None:
 
     with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
         ensure_schema(conn)
-    dbt_bin = str(Path(sys.executable).with_name("dbt"))
+    from channel_dw.orchestration.mart import dbt_executable
+
+    dbt_bin = dbt_executable()
     os.chdir(DBT_PROJECT_DIR)
     os.execve(dbt_bin, [dbt_bin, *args], dbt_environ(s))
 
@@ -341,22 +384,23 @@ def dbt(args) -> None:
 @click.option("--end", callback=_date, default="2026-10-31", show_default=True)
 @click.option("--customers", default=2000, show_default=True)
 def demo(start: date, end: date, customers: int) -> None:
-    """The main job end to end on the embedded warehouse: database, sample data, ingest DAG.
+    """The main job end to end on the embedded warehouse: sample data, ingest DAG, mart DAG.
 
     1. start the warehouse; 2. generate a sample month into the landing root; 3. run the
     ingest DAG (Airflow, in-process, `dag.test`) for every day; 4. deliver the planted
-    re-deliveries (identical, corrected, late) and re-run the DAG for their dates; 5. print the
-    ledger.
+    re-deliveries (identical, corrected, late) and re-run the DAG for their dates; 5. run the
+    mart DAG (freshness gate, one task per dbt model with its tests); 6. print the ledger and the
+    mart, each checked against what the generator planted.
     """
     from channel_dw.orchestration import airflow_env
 
     s = settings()
-    _say(f"==> 1/5 warehouse: {s.redacted_url()}")
+    _say(f"==> 1/6 warehouse: {s.redacted_url()}")
     if s.embedded:
         from channel_dw.db import embedded
 
         _say("    " + embedded.start(s).describe())
-    _say(f"==> 2/5 generating {start}..{end} for {customers:,} customers into {s.landing}")
+    _say(f"==> 2/6 generating {start}..{end} for {customers:,} customers into {s.landing}")
     if s.landing.exists():
         shutil.rmtree(s.landing)
     from channel_dw.generate import generate_landing
@@ -364,7 +408,7 @@ def demo(start: date, end: date, customers: int) -> None:
     generate_landing(
         s.landing, start, end, customers=customers, progress=lambda m: _say("    " + m)
     )
-    _say("==> 3/5 running the ingest DAG for every day (Airflow dag.test, in-process)")
+    _say("==> 3/6 running the ingest DAG for every day (Airflow dag.test, in-process)")
     airflow_env.ensure_metadata_db(s)
     # Task output at WARNING and above (a rejected file is a warning); `channel-dw airflow dags
     # test ...` shows a day's full task logs.
@@ -374,7 +418,7 @@ def demo(start: date, end: date, customers: int) -> None:
 
     days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
     failed = run_days("channel_ingest_daily", days, progress=lambda m: _say("    " + m))
-    _say("==> 4/5 re-deliveries: identical, corrected and late files")
+    _say("==> 4/6 re-deliveries: identical, corrected and late files")
     redeliveries = s.landing / "_redeliveries"
     for folder in (
         sorted(p for p in redeliveries.iterdir() if p.is_dir()) if redeliveries.exists() else []
@@ -391,18 +435,26 @@ def demo(start: date, end: date, customers: int) -> None:
         failed += run_days(
             "channel_ingest_daily", sorted(touched), progress=lambda m: _say("    " + m)
         )
-    _say("==> 5/5 the ledger")
+    _say(
+        "==> 5/6 building the mart: Airflow DAG channel_mart_build (freshness gate, then one"
+        " task per dbt seed and model with its tests)"
+    )
+    failed += run_days("channel_mart_build", [end], progress=lambda m: _say("    " + m))
+    _say("==> 6/6 the ledger and the mart")
     print_ledger_summary()
+    print_mart_summary()
     manifest = s.landing / "manifest.json"
     if manifest.exists():
         from channel_dw.db.connection import connect
         from channel_dw.ingest.verify import verify_manifest
+        from channel_dw.quality.mart_verify import verify_mart
 
         with contextlib.closing(connect(s)) as conn:
-            check = verify_manifest(conn, manifest)
-        _say("\n" + check.summary())
-        if not check.ok():
-            failed.append("manifest check")
+            checks = [verify_manifest(conn, manifest), verify_mart(conn, manifest)]
+        for check in checks:
+            _say("\n" + check.summary())
+            if not check.ok():
+                failed.append(f"{check.subject} check")
     if failed:
         _say(f"\n{len(failed)} DAG run(s) did not succeed: {', '.join(failed)}")
         raise SystemExit(1)

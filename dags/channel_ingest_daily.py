@@ -22,13 +22,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from channel_dw.orchestration.assets import RAW_ASSETS
 from channel_dw.sources import SOURCE_NAMES
-
-RAW_ASSETS = {
-    name: Asset(uri=f"channel-dw://raw/{name}", name=f"raw_{name}") for name in SOURCE_NAMES
-}
 
 
 @dag(

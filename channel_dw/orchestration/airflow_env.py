@@ -2,7 +2,8 @@
 
 ``channel-dw airflow ...`` runs any Airflow command with this environment: AIRFLOW_HOME and its
 SQLite metadata under ``$DW_HOME/airflow`` (git-ignored), the project's ``dags/`` folder, no
-example DAGs, and the warehouse connection ``warehouse`` built from the same URL the loaders use.
+example DAGs, the warehouse connection ``warehouse`` built from the same URL the loaders use, and
+astronomer-cosmos's cache under ``$DW_HOME/cosmos`` with its telemetry off.
 Variables already set in the environment win, so a real deployment configures Airflow as usual.
 """
 
@@ -32,6 +33,11 @@ def airflow_environ(s: Settings | None = None) -> dict[str, str]:
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "60",
         "AIRFLOW__API__EXPOSE_CONFIG": "False",
         f"AIRFLOW_CONN_{WAREHOUSE_CONN_ID.upper()}": s.database_url,
+        # astronomer-cosmos (the mart DAG): its cache (dbt's partial-parse files, which hold the
+        # values of the env vars the models read, the PII key among them) stays in the private,
+        # git-ignored DW_HOME instead of the shared /tmp; and no usage telemetry leaves the host.
+        "AIRFLOW__COSMOS__CACHE_DIR": str(s.home / "cosmos"),
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "GX_ANALYTICS_ENABLED": "false",
         "NO_PROXY": "*",
     }

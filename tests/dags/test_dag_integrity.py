@@ -16,22 +16,23 @@ DAGS = Path(__file__).resolve().parents[2] / "dags"
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
-    os.environ.update(
-        {
+    # for this module only: later tests run `channel-dw airflow`, whose Airflow home is DW_HOME's
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in {
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        }
-    )
-    from airflow.dag_processing.dagbag import DagBag
+        }.items():
+            mp.setenv(key, value)
+        from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS))
+        yield DagBag(dag_folder=str(DAGS))
 
 
 def test_every_dag_imports_without_errors(dagbag):
     assert dagbag.import_errors == {}
-    assert "channel_ingest_daily" in dagbag.dags
+    assert {"channel_ingest_daily", "channel_mart_build"} <= set(dagbag.dags)
 
 
 def test_every_dag_has_owner_retries_tags_docs_and_an_aware_start(dagbag):
@@ -52,6 +53,69 @@ def test_ingest_dag_has_one_task_per_source_each_publishing_its_asset(dagbag):
     for source in SOURCE_NAMES:
         outlets = dag.get_task(f"load_{source}").outlets
         assert [o.uri for o in outlets] == [f"channel-dw://raw/{source}"]
+
+
+def test_mart_dag_runs_on_any_raw_asset_one_run_at_a_time(dagbag):
+    from airflow.sdk import AssetAny
+
+    from channel_dw.sources import SOURCE_NAMES
+
+    dag = dagbag.dags["channel_mart_build"]
+    condition = dag.timetable.asset_condition
+    assert isinstance(condition, AssetAny)  # any one source landing is enough
+    assert sorted(a.uri for a in condition.objects) == sorted(
+        f"channel-dw://raw/{s}" for s in SOURCE_NAMES
+    )
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+
+
+def test_mart_dag_gates_dbt_on_freshness_and_publishes_the_marts_asset(dagbag):
+    from channel_dw.orchestration.assets import MARTS_ASSET
+    from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID
+
+    dag = dagbag.dags["channel_mart_build"]
+    assert MART_GROUP_ID in dag.task_group.children  # the cosmos task group
+    dbt_tasks = [t for t in dag.tasks if t.task_id.startswith(f"{MART_GROUP_ID}.")]
+    assert dbt_tasks, "the cosmos group rendered no dbt task"
+    assert FRESHNESS_TASK_ID in dag.task_ids
+    # the gate comes first: every dbt task is downstream of it
+    assert {t.task_id for t in dbt_tasks} <= dag.get_task(FRESHNESS_TASK_ID).get_flat_relative_ids(
+        upstream=False
+    )
+    publish = dag.get_task("publish_marts")
+    assert publish.outlets == [MARTS_ASSET]
+    assert MARTS_ASSET.uri.rstrip("/") == "channel-dw://marts"  # Airflow appends the "/"
+    assert {t.task_id for t in dbt_tasks} <= publish.get_flat_relative_ids(upstream=True)
+
+
+def test_mart_dag_has_one_task_per_dbt_model_and_seed(dagbag):
+    """Every model and seed of the dbt project (as dbt parses it) is a task of the cosmos group."""
+    import json
+
+    from channel_dw.orchestration.mart import (
+        CROSS_MODEL_TESTS_TASK_ID,
+        MART_GROUP_ID,
+        current_manifest,
+        tests_outside_node_tasks,
+    )
+
+    manifest = json.loads(current_manifest().read_text())
+    nodes = {
+        n["name"]: n["resource_type"]
+        for n in manifest["nodes"].values()
+        if n["resource_type"] in ("model", "seed") and n["package_name"] == "channel_dw"
+    }
+    task_ids = set(dagbag.dags["channel_mart_build"].task_ids)
+    expected = {name: f"{MART_GROUP_ID}.{name}_{kind}_build" for name, kind in nodes.items()}
+    missing = sorted(name for name, task_id in expected.items() if task_id not in task_ids)
+    assert missing == []
+    # and the tests no node's task runs (of several models, of sources) run in one task at the end
+    if tests_outside_node_tasks(current_manifest()):
+        cross = dagbag.dags["channel_mart_build"].get_task(
+            f"{MART_GROUP_ID}.{CROSS_MODEL_TESTS_TASK_ID}"
+        )
+        assert set(expected.values()) <= cross.get_flat_relative_ids(upstream=True)
 
 
 def test_dag_files_do_no_work_at_import_time():

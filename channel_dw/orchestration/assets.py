@@ -1,0 +1,21 @@
+"""The Airflow Assets the DAGs publish and schedule on: one place, so producer and consumer agree.
+
+* ``channel-dw://raw/<source>`` (name ``raw_<source>``): updated by ``channel_ingest_daily`` when a
+  day's file of that source has loaded into ``raw``;
+* ``channel-dw://marts`` (name ``marts``): updated by ``channel_mart_build`` when the dbt build of
+  the staging, intermediate and mart models (with their tests) has finished.
+
+Only the DAG files import this module (it imports the Airflow SDK).
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+from channel_dw.sources import SOURCE_NAMES
+
+RAW_ASSETS: dict[str, Asset] = {
+    name: Asset(uri=f"channel-dw://raw/{name}", name=f"raw_{name}") for name in SOURCE_NAMES
+}
+
+MARTS_ASSET = Asset(uri="channel-dw://marts", name="marts")

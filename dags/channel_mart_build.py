@@ -1,0 +1,74 @@
+"""
+### Build the channel mart with dbt when new raw data lands
+
+Runs when any of the ingest DAG's Assets `channel-dw://raw/<source>` is updated (any of the seven
+sources), one run at a time: runs triggered meanwhile queue, and each builds from everything
+loaded by then.
+
+1. **`source_freshness`** (the gate): `dbt source freshness`. A source past its `error_after` (or
+   that cannot be queried) fails the run, so nothing is built from stale data; `warn` passes with a
+   warning in the task log.
+2. **`dbt`** (astronomer-cosmos task group): one task per seed and per dbt model, in dependency
+   order, each running `dbt build` of its node (the model, then its own tests); a failing test
+   fails the model's task and stops what depends on it. Then `dbt.cross_model_tests` runs the
+   tests that span several models (relationships, reconciliations) and the sources' tests, once
+   everything is built. A failed task can be cleared and re-run on its own.
+3. **`publish_marts`**: updates the Asset `channel-dw://marts`, which the KPI and report DAGs
+   schedule on.
+
+**Why this file reads the dbt project when it is parsed**: cosmos needs the model graph to render
+one Airflow task per model. It reads it from a dbt `manifest.json`, which takes milliseconds while
+the manifest is newer than every file of the dbt project (`channel-dw dbt parse` writes
+`dbt_project/target/manifest.json`); when a model changed since, the first parse runs `dbt parse`
+(a few seconds, no database) into `$DW_HOME/dbt-manifest/`. No database is touched at parse time:
+dbt's connection settings are read from the project configuration when each task runs
+(`channel_dw/orchestration/mart.py`).
+
+Run it by hand: `channel-dw airflow dags test channel_mart_build 2026-10-01`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import AssetAny, dag, task
+
+from channel_dw.orchestration.assets import MARTS_ASSET, RAW_ASSETS
+from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_task_group
+
+
+@dag(
+    dag_id="channel_mart_build",
+    doc_md=__doc__,
+    schedule=AssetAny(*RAW_ASSETS.values()),
+    start_date=pendulum.datetime(2026, 10, 1, tz="Asia/Shanghai"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["channel-dw", "mart", "dbt"],
+    default_args={
+        "owner": "data-engineering",
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+    },
+)
+def channel_mart_build():
+    @task(task_id=FRESHNESS_TASK_ID)
+    def source_freshness() -> dict:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from channel_dw.orchestration.mart import StaleSourcesError, check_source_freshness
+
+        try:
+            return check_source_freshness()
+        except StaleSourcesError as exc:  # late data: a retry would not help, new data re-runs
+            raise AirflowFailException(str(exc)) from exc
+
+    @task(task_id="publish_marts", outlets=[MARTS_ASSET])
+    def publish_marts() -> None:
+        """Marks the mart as rebuilt (the Asset event is what downstream DAGs wait for)."""
+
+    source_freshness() >> dbt_task_group(group_id=MART_GROUP_ID) >> publish_marts()
+
+
+channel_mart_build()

@@ -1,0 +1,111 @@
+"""The mart DAG's helpers: which manifest cosmos renders from, which tests run at the end, and
+dbt's environment at run time."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from channel_dw.config import settings
+from channel_dw.orchestration import mart
+
+
+def _project(root: Path) -> Path:
+    (root / "models" / "staging").mkdir(parents=True)
+    (root / "dbt_project.yml").write_text("name: p\n")
+    (root / "models" / "staging" / "stg_a.sql").write_text("select 1\n")
+    return root
+
+
+def _age(path: Path, seconds: float) -> None:
+    t = time.time() - seconds
+    os.utime(path, (t, t))
+
+
+def test_a_manifest_is_current_until_a_project_file_changes_or_goes(tmp_path):
+    project = _project(tmp_path / "p")
+    for path in project.rglob("*"):
+        _age(path, 60)
+    _age(project, 60)
+    manifest = tmp_path / "manifest.json"
+    assert not mart.manifest_is_current(manifest, project)  # none yet
+    manifest.write_text("{}")
+    assert mart.manifest_is_current(manifest, project)
+
+    (project / "models" / "staging" / "stg_a.sql").write_text("select 2\n")  # edited
+    assert not mart.manifest_is_current(manifest, project)
+    manifest.write_text("{}")
+    assert mart.manifest_is_current(manifest, project)
+
+    _age(manifest, 30)
+    (project / "models" / "staging" / "stg_a.sql").unlink()  # deleted: its folder changes
+    assert not mart.manifest_is_current(manifest, project)
+
+
+def test_the_shipped_manifest_is_used_when_current(tmp_path, monkeypatch):
+    project = _project(tmp_path / "p")
+    for path in project.rglob("*"):
+        _age(path, 60)
+    shipped = project / "target" / "manifest.json"
+    shipped.parent.mkdir()
+    shipped.write_text("{}")
+    monkeypatch.setattr(mart.subprocess, "run", pytest.fail)  # no dbt parse
+    assert mart.current_manifest(project_dir=project) == shipped
+
+
+def _node(kind: str, name: str, parents: list[str], package: str = "channel_dw") -> dict:
+    return {
+        "resource_type": kind,
+        "name": name,
+        "package_name": package,
+        "depends_on": {"nodes": parents},
+    }
+
+
+def test_tests_of_several_nodes_or_of_sources_run_at_the_end(tmp_path):
+    nodes = [
+        _node("model", "stg_a", ["source.channel_dw.raw.a"]),
+        _node("model", "dim_b", ["seed.channel_dw.b"]),
+        _node("seed", "b", []),
+        _node("test", "not_null_stg_a_id", ["model.channel_dw.stg_a"]),
+        _node("test", "unique_b_code", ["seed.channel_dw.b"]),
+        _node("test", "relationships_stg_a_b", ["model.channel_dw.stg_a", "seed.channel_dw.b"]),
+        _node("test", "not_null_raw_a_id", ["source.channel_dw.raw.a"]),
+        _node("test", "assert_totals", ["model.channel_dw.dim_b", "source.channel_dw.raw.a"]),
+        _node("test", "a_package_test", ["model.pkg.x", "model.pkg.y"], package="pkg"),
+    ]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"nodes": {f"n{i}": n for i, n in enumerate(nodes)}}))
+    assert mart.tests_outside_node_tasks(manifest) == [
+        "assert_totals",
+        "not_null_raw_a_id",
+        "relationships_stg_a_b",
+    ]
+
+
+def test_dbt_gets_its_environment_at_run_time_and_secrets_stay_out_of_the_operator(
+    tmp_path, monkeypatch
+):
+    # the interceptor writes to the task process's environment: give it a copy to write to
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    os.environ["DW_HOME"] = str(tmp_path)
+    os.environ["DW_DATABASE_URL"] = "postgresql://dw:s3cret-password@db.example:6543/dw"
+    os.environ["DW_PII_KEY"] = "k" * 32
+
+    class Operator:
+        env: dict | None = None
+        append_env = False
+
+    op = Operator()
+    mart.use_dbt_environ({}, op)
+
+    assert op.append_env is True
+    assert not op.env  # a rendered field: nothing of dbt's environment is stored there
+    assert os.environ["DW_DB_HOST"] == "db.example"
+    assert os.environ["DW_DB_PORT"] == "6543"
+    assert os.environ["DW_DB_PASSWORD"] == "s3cret-password"
+    assert os.environ["DW_PII_KEY"] == settings().pii_key()

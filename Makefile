@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test unit integration lint fix bench bench-mart setup db-stop clean
+.PHONY: demo test unit integration lint lint-sql fix bench bench-mart setup db-stop clean
 
 VENV := .venv/bin
 
@@ -12,6 +12,7 @@ demo: setup  ## the main job end to end on the embedded warehouse
 test: setup  ## lint, then every test (unit, DAG integrity, integration on a real PostgreSQL)
 	@./scripts/ensure-compose.sh
 	$(VENV)/ruff check .
+	$(MAKE) --no-print-directory lint-sql
 	$(VENV)/python -m pytest -q -p no:cacheprovider
 
 unit: setup
@@ -20,8 +21,14 @@ unit: setup
 integration: setup
 	$(VENV)/python -m pytest -q tests/integration
 
-lint: setup
+lint: setup lint-sql
 	$(VENV)/ruff check . && $(VENV)/ruff format --check .
+
+# The dbt models' SQL style (dbt_project/.sqlfluff). SQLFluff runs in uv's own tool environment:
+# its pins (click) clash with Airflow's, so it stays out of the project's virtual env.
+SQLFLUFF := $(VENV)/uvx --quiet --from 'sqlfluff==3.5.0' sqlfluff
+lint-sql: setup
+	cd dbt_project && ../$(SQLFLUFF) lint models tests
 
 fix: setup
 	$(VENV)/ruff check --fix . && $(VENV)/ruff format .

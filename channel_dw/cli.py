@@ -439,6 +439,8 @@ def demo(start: date, end: date, customers: int) -> None:
         "==> 5/6 building the mart: Airflow DAG channel_mart_build (freshness gate, then one"
         " task per dbt seed and model with its tests)"
     )
+    # dbt's own per-node output is in each task's log; here only its errors
+    os.environ.setdefault("DBT_QUIET", "true")
     failed += run_days("channel_mart_build", [end], progress=lambda m: _say("    " + m))
     _say("==> 6/6 the ledger and the mart")
     print_ledger_summary()

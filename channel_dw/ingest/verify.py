@@ -30,8 +30,7 @@ class ManifestCheck:
             return f"{self.subject} matches the generator's manifest ({done})"
         return (
             f"{self.subject}: {len(self.mismatches)} mismatch(es) with the generator's manifest"
-            f" ({done}):\n  "
-            + "\n  ".join(self.mismatches)
+            f" ({done}):\n  " + "\n  ".join(self.mismatches)
         )
 
 

@@ -38,6 +38,8 @@ def airflow_environ(s: Settings | None = None) -> dict[str, str]:
         # git-ignored DW_HOME instead of the shared /tmp; and no usage telemetry leaves the host.
         "AIRFLOW__COSMOS__CACHE_DIR": str(s.home / "cosmos"),
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        # cosmos reads it at import and warns when it is missing
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "channel-dw",
         "GX_ANALYTICS_ENABLED": "false",
         "NO_PROXY": "*",
     }

@@ -23,6 +23,7 @@ def run_days(
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
+    _quiet_cosmos_import()
     bag = DagBag()
     if dag_id not in bag.dags:
         errors = "; ".join(f"{k}: {v}" for k, v in bag.import_errors.items())
@@ -50,3 +51,19 @@ def run_days(
         if state != DagRunState.SUCCESS:
             failed.append(str(day))
     return failed
+
+
+def _quiet_cosmos_import() -> None:
+    """astronomer-cosmos warns at import that OpenLineage is not installed (it is not needed
+    here); import it once with that logger quiet, so an in-process run's output stays a summary."""
+    import logging
+
+    noisy = logging.getLogger("cosmos.operators.local")
+    level = noisy.level
+    noisy.setLevel(logging.ERROR)
+    try:
+        import cosmos.operators.local  # noqa: F401
+    except ImportError:  # the mart DAG will report it
+        pass
+    finally:
+        noisy.setLevel(level)

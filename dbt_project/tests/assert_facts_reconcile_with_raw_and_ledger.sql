@@ -1,3 +1,5 @@
+-- noqa: disable=AL03
+-- (the branches of a union take their column names from the first one)
 -- Nothing is lost or invented between the files and the fact, per source and business day
 -- (the business date of the delivery a row came from):
 --   rows read (ledger) - rows quarantined (ledger) = rows in raw, and
@@ -7,35 +9,55 @@
 -- kept), stores by platform + order number (the latest status kept). Fails with the days that
 -- do not add up.
 with ledger as (
-    select * from {{ source('audit', 'file_ledger') }} where status = 'loaded'
+    select * from {{ source('audit', 'file_ledger') }}
+    where status = 'loaded'
 ),
 
 raw_rows as (
-    select 'web' as source, event_id as record_id, _file_id as file_id,
+    select
+        'web' as source,
+        event_id as record_id,
+        _file_id as file_id,
         row_number() over (partition by event_id order by _file_id, _line) as keep_rank
     from {{ source('web', 'web_events') }}
     union all
-    select 'app', event_id, _file_id,
+    select
+        'app',
+        event_id,
+        _file_id,
         row_number() over (partition by event_id order by _file_id, _line)
     from {{ source('app', 'app_events') }}
     union all
-    select 'hotline', call_id, _file_id,
+    select
+        'hotline',
+        call_id,
+        _file_id,
         row_number() over (partition by call_id order by _file_id, _line)
     from {{ source('hotline', 'hotline_cdr') }}
     union all
-    select 'sms', msg_id, _file_id,
+    select
+        'sms',
+        msg_id,
+        _file_id,
         row_number() over (partition by msg_id order by _file_id, _line)
     from {{ source('sms', 'sms_hall') }}
     union all
-    select 'halls', txn_id, _file_id,
+    select
+        'halls',
+        txn_id,
+        _file_id,
         row_number() over (partition by txn_id order by _file_id, _line)
     from {{ source('halls', 'hall_txn') }}
     union all
-    select 'stores', orders.platform || ':' || orders.order_no, orders._file_id,
-        row_number() over (
-            partition by orders.platform, orders.order_no
-            order by ledger.business_date desc, orders._file_id desc, orders._line desc
-        )
+    select
+        'stores',
+        orders.platform || ':' || orders.order_no,
+        orders._file_id,
+        row_number()
+            over (
+                partition by orders.platform, orders.order_no
+                order by ledger.business_date desc, orders._file_id desc, orders._line desc
+            )
     from {{ source('stores', 'store_orders') }} as orders
     inner join ledger
         on orders._file_id = ledger.file_id
@@ -93,15 +115,18 @@ compared as (
         coalesce(facts_by_day.fact_rows, 0) as fact_rows
     from ledger_by_day
     full outer join raw_by_day
-        on ledger_by_day.source = raw_by_day.source
-        and ledger_by_day.business_date = raw_by_day.business_date
+        on
+            ledger_by_day.source = raw_by_day.source
+            and ledger_by_day.business_date = raw_by_day.business_date
     full outer join facts_by_day
-        on coalesce(ledger_by_day.source, raw_by_day.source) = facts_by_day.source
-        and coalesce(ledger_by_day.business_date, raw_by_day.business_date)
+        on
+            coalesce(ledger_by_day.source, raw_by_day.source) = facts_by_day.source
+            and coalesce(ledger_by_day.business_date, raw_by_day.business_date)
             = facts_by_day.business_date
 )
 
 select *
 from compared
-where rows_read - rows_quarantined <> raw_rows
+where
+    rows_read - rows_quarantined <> raw_rows
     or raw_rows - duplicates <> fact_rows

@@ -6,5 +6,6 @@ select
     occurred_at,
     region_source
 from {{ ref('fct_interactions') }}
-where is_identified
+where
+    is_identified
     and (customer_version_key is null or region_source <> 'customer')

@@ -1,6 +1,9 @@
 -- An identifier linked to two or more customers links nobody: no record is attributed through it.
 with conflicts as (
-    select identifier, identifier_type from {{ ref('int_identities_resolved') }}
+    select
+        identifier,
+        identifier_type
+    from {{ ref('int_identities_resolved') }}
     where resolution = 'conflict'
 ),
 
@@ -12,7 +15,10 @@ facts as (
     select * from {{ ref('fct_interactions') }}
 )
 
-select facts.interaction_key, facts.identified_by, conflicts.identifier
+select
+    facts.interaction_key,
+    facts.identified_by,
+    conflicts.identifier
 from facts
 inner join records
     on facts.interaction_key = records.interaction_key

@@ -25,9 +25,17 @@ held_by as (
 ),
 
 observed as (
-    select node_a, node_b from edges where link_source <> 'crm'
+    select
+        node_a,
+        node_b
+    from edges
+    where link_source <> 'crm'
     union
-    select node_b, node_a from edges where link_source <> 'crm'
+    select
+        node_b,
+        node_a
+    from edges
+    where link_source <> 'crm'
 ),
 
 component_customers as (
@@ -42,9 +50,14 @@ component_customers as (
 ),
 
 direct_links as (
-    select node, customer_id from held_by
+    select
+        node,
+        customer_id
+    from held_by
     union
-    select observed.node_a, held_by.customer_id
+    select
+        observed.node_a,
+        held_by.customer_id
     from observed
     inner join held_by
         on observed.node_b = held_by.node

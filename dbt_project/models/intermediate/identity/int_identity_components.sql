@@ -8,31 +8,45 @@ with recursive edges as (
 ),
 
 observed as (
-    select node_a, node_b from edges where link_source <> 'crm'
+    select
+        node_a,
+        node_b
+    from edges
+    where link_source <> 'crm'
     union
-    select node_b, node_a from edges where link_source <> 'crm'
+    select
+        node_b,
+        node_a
+    from edges
+    where link_source <> 'crm'
 ),
 
 nodes as (
-    select node_b as node from edges where link_source = 'crm'
+    select node_b as node from edges
+    where link_source = 'crm'
     union
     select node_a from observed
 ),
 
-walk (start_node, node) as (
-    select node, node from nodes
+walk (start_node, reached_node) as (
+    select
+        node as start_node,
+        node as reached_node
+    from nodes
     union
-    select walk.start_node, observed.node_b
+    select
+        walk.start_node,
+        observed.node_b
     from walk
     inner join observed
-        on walk.node = observed.node_a
+        on walk.reached_node = observed.node_a
 ),
 
 final as (
     select
         start_node as node,
         split_part(start_node, ':', 1) as identifier_type,
-        min(node) as component,
+        min(reached_node) as component,
         count(*) as component_size
     from walk
     group by start_node

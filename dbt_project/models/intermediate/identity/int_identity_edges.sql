@@ -1,3 +1,5 @@
+-- noqa: disable=AL03
+-- (the branches of a union take their column names from the first one)
 -- The identity graph's edges: two identifiers seen together. Identifiers are typed text nodes,
 -- `<type>:<value>`: customer, msisdn (11 digits), member, email (lower case), app_uid,
 -- web_visitor, store_account (`<platform>/<account>`). The CRM ties a customer to every phone,
@@ -20,37 +22,69 @@ stores as (
 ),
 
 crm_links as (
-    select 'customer:' || customer_id as node_a, 'msisdn:' || msisdn as node_b, 'crm' as link_source, loaded_at
+    select
+        'customer:' || customer_id as node_a,
+        'msisdn:' || msisdn as node_b,
+        'crm' as link_source,
+        loaded_at
     from crm
     where msisdn is not null
     union all
-    select 'customer:' || customer_id, 'member:' || member_id, 'crm', loaded_at
+    select
+        'customer:' || customer_id,
+        'member:' || member_id,
+        'crm',
+        loaded_at
     from crm
     where member_id is not null
     union all
-    select 'customer:' || customer_id, 'email:' || email, 'crm', loaded_at
+    select
+        'customer:' || customer_id,
+        'email:' || email,
+        'crm',
+        loaded_at
     from crm
     where email is not null
 ),
 
 observed_links as (
-    select 'app_uid:' || uid as node_a, 'msisdn:' || msisdn as node_b, 'app' as link_source, loaded_at
+    select
+        'app_uid:' || uid as node_a,
+        'msisdn:' || msisdn as node_b,
+        'app' as link_source,
+        loaded_at
     from app
     where uid is not null and msisdn is not null
     union all
-    select 'web_visitor:' || visitor_id, 'member:' || member_id, 'web', loaded_at
+    select
+        'web_visitor:' || visitor_id,
+        'member:' || member_id,
+        'web',
+        loaded_at
     from web
     where visitor_id is not null and member_id is not null
     union all
-    select 'web_visitor:' || visitor_id, 'msisdn:' || msisdn, 'web', loaded_at
+    select
+        'web_visitor:' || visitor_id,
+        'msisdn:' || msisdn,
+        'web',
+        loaded_at
     from web
     where visitor_id is not null and msisdn is not null
     union all
-    select 'store_account:' || platform || '/' || buyer_account, 'member:' || member_id, 'stores', loaded_at
+    select
+        'store_account:' || platform || '/' || buyer_account,
+        'member:' || member_id,
+        'stores',
+        loaded_at
     from stores
     where buyer_account is not null and member_id is not null
     union all
-    select 'store_account:' || platform || '/' || buyer_account, 'msisdn:' || msisdn, 'stores', loaded_at
+    select
+        'store_account:' || platform || '/' || buyer_account,
+        'msisdn:' || msisdn,
+        'stores',
+        loaded_at
     from stores
     where buyer_account is not null and msisdn is not null
 ),

@@ -1,3 +1,5 @@
+-- noqa: disable=AL03
+-- (the branches of a union take their column names from the first one)
 -- Every record of every channel in one shape, before identity: channel, business type, the
 -- attempt and success flags of kpis.md, amounts, and the identifiers that may tie the record to a
 -- customer (as identity-graph nodes). One row per de-duplicated record.

@@ -17,9 +17,10 @@ with calls as (
 
 interactions as (
     select * from {{ ref('fct_interactions') }}
-    where source = 'hotline'
+    where
+        source = 'hotline'
     {% if is_incremental() %}
-        and dbt_updated_at > (select max(dbt_updated_at) from {{ this }})
+    and dbt_updated_at > (select max(this.dbt_updated_at) from {{ this }} as this)
     {% endif %}
 ),
 

@@ -61,47 +61,53 @@ watermark as (
 
 changed_customers as (
     -- customers with a CRM version loaded since: their records' region may have moved
-    select distinct customer_id
+    select distinct history.customer_id
     from history
-    where loaded_at > (select loaded_at from watermark)
+    where history.loaded_at > (select watermark.loaded_at from watermark)
 ),
 
 touched_nodes as (
     -- identifiers with a link loaded since
-    select node_a as node from edges where last_loaded_at > (select loaded_at from watermark)
+    select node_a as node from edges
+    where last_loaded_at > (select watermark.loaded_at from watermark)
     union
-    select node_b from edges where last_loaded_at > (select loaded_at from watermark)
+    select node_b from edges
+    where last_loaded_at > (select watermark.loaded_at from watermark)
 ),
 
 touched_components as (
     -- new links move whole components (links are timeless: old records change customer too)
-    select distinct component
+    select distinct components.component
     from components
-    where node in (select node from touched_nodes)
+    where components.node in (select touched_nodes.node from touched_nodes)
 ),
 
 affected_nodes as (
     select resolved.identifier
     from resolved
-    where resolved.component in (select component from touched_components)
-        or resolved.customer_id in (select customer_id from changed_customers)
+    where
+        resolved.component in (select touched_components.component from touched_components)
+        or resolved.customer_id in (select changed_customers.customer_id from changed_customers)
 ),
 
 incremental as (
     select records.*
     from records
-    where records.occurred_date >= (select look_back_to from watermark)
-        or records.loaded_at > (select loaded_at from watermark)
-        or records.msisdn_node in (select identifier from affected_nodes)
-        or records.member_node in (select identifier from affected_nodes)
-        or records.observed_node in (select identifier from affected_nodes)
+    where
+        records.occurred_date >= (select watermark.look_back_to from watermark)
+        or records.loaded_at > (select watermark.loaded_at from watermark)
+        or records.msisdn_node in (select affected_nodes.identifier from affected_nodes)
+        or records.member_node in (select affected_nodes.identifier from affected_nodes)
+        or records.observed_node in (select affected_nodes.identifier from affected_nodes)
         or records.interaction_key in (
             -- a record whose customer changed, or whose delivery was replaced by a correction
-            select interaction_key
-            from {{ this }}
-            where customer_id in (select customer_id from changed_customers)
-                or file_id in (
-                    select file_id from file_ledger where status <> 'loaded'
+            select this.interaction_key
+            from {{ this }} as this
+            where
+                this.customer_id in (select changed_customers.customer_id from changed_customers)
+                or this.file_id in (
+                    select file_ledger.file_id from file_ledger
+                    where file_ledger.status <> 'loaded'
                 )
         )
 ),
@@ -137,9 +143,10 @@ with_region as (
         history.region_code as customer_region_code
     from identified
     left join history
-        on identified.customer_id = history.customer_id
-        and identified.occurred_at >= history.valid_from
-        and identified.occurred_at < history.valid_to
+        on
+            identified.customer_id = history.customer_id
+            and identified.occurred_at >= history.valid_from
+            and identified.occurred_at < history.valid_to
 ),
 
 final as (
@@ -176,7 +183,7 @@ final as (
         with_region.app_uid,
         with_region.file_id,
         with_region.loaded_at,
-        {{ dbt.current_timestamp() }} as dbt_updated_at
+        now() as dbt_updated_at
     from with_region
     left join business_types
         on with_region.business_type = business_types.business_type

@@ -5,7 +5,8 @@ with orders as (
 ),
 
 interactions as (
-    select * from {{ ref('fct_interactions') }} where source = 'stores'
+    select * from {{ ref('fct_interactions') }}
+    where source = 'stores'
 ),
 
 final as (

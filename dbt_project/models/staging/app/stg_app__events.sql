@@ -4,7 +4,8 @@ with events as (
 ),
 
 codes as (
-    select * from {{ ref('business_codes') }} where source = 'app'
+    select * from {{ ref('business_codes') }}
+    where source = 'app'
 ),
 
 typed as (
@@ -33,8 +34,9 @@ typed as (
         ) as delivery_no
     from events
     left join codes
-        on events.biz_code = codes.code
-        and events.event_type = 'biz'
+        on
+            events.biz_code = codes.code
+            and events.event_type = 'biz'
 ),
 
 final as (

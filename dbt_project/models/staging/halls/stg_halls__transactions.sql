@@ -5,7 +5,8 @@ with transactions as (
 ),
 
 codes as (
-    select * from {{ ref('business_codes') }} where source = 'halls'
+    select * from {{ ref('business_codes') }}
+    where source = 'halls'
 ),
 
 typed as (

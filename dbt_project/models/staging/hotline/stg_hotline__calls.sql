@@ -6,7 +6,8 @@ with calls as (
 ),
 
 codes as (
-    select * from {{ ref('business_codes') }} where source = 'hotline'
+    select * from {{ ref('business_codes') }}
+    where source = 'hotline'
 ),
 
 typed as (
@@ -15,7 +16,7 @@ typed as (
         {{ normalise_msisdn('calls.caller_number') }} as caller_msisdn,
         {{ normalise_msisdn('calls.verified_number') }} as verified_msisdn,
         calls.caller_number is not null
-            and {{ normalise_msisdn('calls.caller_number') }} is null as is_caller_landline,
+        and {{ normalise_msisdn('calls.caller_number') }} is null as is_caller_landline,
         calls.call_start::timestamp at time zone 'Asia/Shanghai' as call_started_at,
         calls.ivr_end::timestamp at time zone 'Asia/Shanghai' as ivr_ended_at,
         calls.answer_time::timestamp at time zone 'Asia/Shanghai' as answered_at,

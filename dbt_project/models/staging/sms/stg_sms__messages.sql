@@ -5,7 +5,8 @@ with messages as (
 ),
 
 codes as (
-    select * from {{ ref('business_codes') }} where source = 'sms'
+    select * from {{ ref('business_codes') }}
+    where source = 'sms'
 ),
 
 typed as (
@@ -13,7 +14,7 @@ typed as (
         messages.msg_id,
         {{ normalise_msisdn('messages.msisdn') }} as msisdn,
         to_timestamp(messages.recv_time, 'YYYYMMDDHH24MISS')::timestamp
-            at time zone 'Asia/Shanghai' as received_at,
+        at time zone 'Asia/Shanghai' as received_at,
         messages.command,
         messages.command ~ '^MYD[1-5]$' as is_survey_reply,
         case

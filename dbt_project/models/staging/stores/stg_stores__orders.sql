@@ -15,7 +15,8 @@ statuses as (
 ),
 
 codes as (
-    select * from {{ ref('business_codes') }} where source = 'stores'
+    select * from {{ ref('business_codes') }}
+    where source = 'stores'
 ),
 
 typed as (
@@ -54,8 +55,9 @@ typed as (
     inner join files
         on orders._file_id = files.file_id
     left join statuses
-        on orders.platform = statuses.platform
-        and orders.status = statuses.status
+        on
+            orders.platform = statuses.platform
+            and orders.status = statuses.status
     left join codes
         on codes.code = split_part(orders.sku, '-', 1) || '-'
 ),

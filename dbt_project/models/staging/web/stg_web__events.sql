@@ -5,7 +5,8 @@ with events as (
 ),
 
 codes as (
-    select * from {{ ref('business_codes') }} where source = 'web'
+    select * from {{ ref('business_codes') }}
+    where source = 'web'
 ),
 
 typed as (
@@ -34,8 +35,9 @@ typed as (
         ) as delivery_no
     from events
     left join codes
-        on events.biz_code = codes.code
-        and events.event in ('biz_submit', 'biz_result')
+        on
+            events.biz_code = codes.code
+            and events.event in ('biz_submit', 'biz_result')
 ),
 
 final as (

@@ -45,16 +45,16 @@ WRITERS = {  # source -> (generator function name, file name)
 }
 
 
-def bench_db() -> str:
-    """A fresh database on the configured server, so the benchmark never touches real data."""
+def bench_db(name: str = "channel_dw_bench") -> str:
+    """A fresh database on the configured server, so a benchmark never touches real data."""
     s = ensure_server(settings())
     admin = psycopg2.connect(s.database_url)
     admin.autocommit = True
     with admin.cursor() as cur:
-        cur.execute("drop database if exists channel_dw_bench with (force)")
-        cur.execute("create database channel_dw_bench")
+        cur.execute(f"drop database if exists {name} with (force)")
+        cur.execute(f"create database {name}")
     admin.close()
-    return s.database_url.rsplit("/", 1)[0] + "/channel_dw_bench"
+    return s.database_url.rsplit("/", 1)[0] + "/" + name
 
 
 def raw_copy_seconds(url: str, table: str, columns: list[str], copy_text: Path) -> float:

@@ -26,23 +26,12 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.bench_ingest import bench_db  # noqa: E402
 from channel_dw.config import settings  # noqa: E402
-from channel_dw.db.connection import ensure_server  # noqa: E402
 from channel_dw.generate import generate_landing  # noqa: E402
 from channel_dw.ingest.runner import ingest  # noqa: E402
 
 CLI = str(Path(sys.executable).with_name("channel-dw"))
-
-
-def bench_db() -> str:
-    s = ensure_server(settings())
-    admin = psycopg2.connect(s.database_url)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("drop database if exists channel_dw_bench_mart with (force)")
-        cur.execute("create database channel_dw_bench_mart")
-    admin.close()
-    return s.database_url.rsplit("/", 1)[0] + "/channel_dw_bench_mart"
 
 
 def timed_dbt(*args: str) -> tuple[float, dict[str, float]]:
@@ -83,7 +72,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--customers", type=int, default=20_000)
     args = ap.parse_args()
-    url = bench_db()
+    url = bench_db("channel_dw_bench_mart")
     with tempfile.TemporaryDirectory(prefix="channel-dw-bench-mart-") as tmp:
         work = Path(tmp)
         os.environ.update(

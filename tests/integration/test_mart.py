@@ -42,6 +42,8 @@ MART_TABLES = (
     "fct_survey_scores",
     "identity_conflicts",
     "identity_coverage",
+    "kpi_monthly",
+    "kpi_monthly_wide",
 )
 
 

@@ -184,7 +184,7 @@ measures as (
         null,
         coalesce(sum(amount_yuan) filter (
             where is_success and is_echannel and business_type = 'PAYMENT' and not is_refunded
-        ), 0),
+        ), 0)::numeric(16, 2),
         null
     from records
     group by occurred_month, region_code
@@ -307,7 +307,7 @@ measures as (
         region_months.region_code,
         'online_sales_amount',
         channels.channel,
-        coalesce(sum(records.amount_yuan), 0),
+        coalesce(sum(records.amount_yuan), 0)::numeric(16, 2),
         null
     from region_months
     cross join channels

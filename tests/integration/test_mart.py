@@ -44,6 +44,9 @@ MART_TABLES = (
     "identity_coverage",
     "kpi_monthly",
     "kpi_monthly_wide",
+    "kpi_index_weights",
+    "kpi_index_scores",
+    "kpi_capability_index",
 )
 
 
@@ -324,3 +327,51 @@ def test_dbt_docs_describe_every_mart_and_its_exposure(mart):
     undocumented = [name for name, node in models.items() if not node["description"].strip()]
     assert undocumented == []
     assert "exposure.channel_dw.monthly_headquarters_report" in manifest["exposures"]
+
+
+def test_ahp_weights_of_a_consistent_matrix_are_the_weights_it_was_made_from(mart):
+    # a_ij = w_i / w_j for w = (0.4, 0.2, 0.2, 0.1, 0.1): its eigenvector is w, its CR 0
+    out = dbt(
+        "run-operation",
+        "ahp_check",
+        "--args",
+        "{matrix: [[1, 2, 2, 4, 4], [1/2, 1, 1, 2, 2], [1/2, 1, 1, 2, 2],"
+        " [1/4, 1/2, 1/2, 1, 1], [1/4, 1/2, 1/2, 1, 1]]}",
+    )
+    for line in ("reach: 0.4", "efficiency: 0.2", "marketing: 0.1", "consistency ratio: 0.0"):
+        assert line in out
+
+
+def test_ahp_refuses_an_inconsistent_matrix_and_names_its_consistency_ratio(mart):
+    done = subprocess.run(
+        [
+            CLI,
+            "dbt",
+            "run-operation",
+            "ahp_check",
+            "--args",
+            "{matrix: [[1, 9, 1/9, 1, 1], [1/9, 1, 9, 1, 1], [9, 1/9, 1, 1, 1],"
+            " [1, 1, 1, 1, 1], [1, 1, 1, 1, 1]]}",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "its consistency ratio is 1.293" in done.stdout
+    assert "seeds/ahp_pairwise.csv" in done.stdout
+
+
+def test_capability_index_ranks_every_branch_with_the_configured_weights(mart, admin):
+    with admin.cursor() as cur:
+        cur.execute("select sum(weight), max(consistency_ratio) from marts.kpi_index_weights")
+        total, ratio = cur.fetchone()
+        cur.execute(
+            "select count(*), count(distinct index_rank), min(index_rank), max(index_rank)"
+            " from marts.kpi_capability_index where region_code not in ('ALL', 'UNKNOWN')"
+        )
+        branches, _, best, worst = cur.fetchone()
+    assert abs(float(total) - 1) < 0.00001
+    assert float(ratio) < 0.1
+    assert branches == 11 and best == 1 and worst <= 11

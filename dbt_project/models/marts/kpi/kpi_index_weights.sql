@@ -9,9 +9,6 @@
     {%- set table = run_query(
         'select dimension, ' ~ dimensions | join(', ') ~ ' from ' ~ matrix_relation
     ) %}
-{%- endif %}
-{#- (no table rows when only parsing, or when SQLFluff renders the model to lint it) #}
-{%- if execute and table.rows is defined %}
     {%- set by_dimension = {} %}
     {%- for row in table.rows %}
         {%- do by_dimension.update({row['dimension']: row}) %}

@@ -52,22 +52,8 @@ region_months as (
 ),
 
 active_customers as (
-    -- ACTIVE in the CRM version that held at the end of the month, by that version's region;
-    -- a customer opened after the month is not counted
-    select
-        region_months.month,
-        history.region_code,
-        history.customer_id
-    from (select distinct month from region_months) as region_months
-    inner join history
-        on
-            history.valid_from < (region_months.month + interval '1 month')::timestamp
-            at time zone 'Asia/Shanghai'
-            and history.valid_to >= (region_months.month + interval '1 month')::timestamp
-            at time zone 'Asia/Shanghai'
-    where
-        history.status = 'ACTIVE'
-        and history.open_date < (region_months.month + interval '1 month')::date
+    -- ACTIVE in the CRM version that held at the end of the month, by that version's region
+    {{ active_customers_at_month_end('region_months', 'history') }}
 ),
 
 active_counts as (

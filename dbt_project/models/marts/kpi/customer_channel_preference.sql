@@ -1,0 +1,160 @@
+-- The customer channel-preference score of kpis.md (渠道偏好得分): for every active customer and
+-- every self-service channel, each month, a score from 0 to 100 made of usage, potential,
+-- frequency bonus and penalties. The point values come from the seed preference_points.
+with interactions as (
+    select * from {{ ref('fct_interactions') }}
+),
+
+history as (
+    select * from {{ ref('int_customer_history') }}
+),
+
+channels as (
+    select * from {{ ref('dim_channel') }}
+),
+
+points as (
+    select * from {{ ref('preference_points') }}
+),
+
+settings as (
+    select
+        max(points) filter (where rule = 'usage_per_record') as usage_per_record,
+        max(points) filter (where rule = 'usage_cap') as usage_cap,
+        max(points) filter (where rule = 'potential') as potential,
+        max(points) filter (where rule = 'frequency_bonus') as frequency_bonus,
+        max(points) filter (where rule = 'complaint_penalty') as complaint_penalty,
+        max(points) filter (where rule = 'low_score_penalty') as low_score_penalty
+    from points
+),
+
+months as (
+    select distinct occurred_month as month
+    from interactions
+),
+
+active_customers as (
+    {{ active_customers_at_month_end('months', 'history', ['value_tier', 'is_high_value']) }}
+),
+
+self_service_channels as (
+    select
+        channel,
+        cost_rank
+    from channels
+    where is_self_service
+),
+
+usage as (
+    -- identified records per customer, channel and month, with the complaints and low scores
+    -- among them
+    select
+        occurred_month as month,
+        customer_id,
+        channel,
+        count(*) as records,
+        count(*) filter (
+            where (is_attempt and business_type = 'COMPLAINT') or is_complaint_flagged
+        ) as complaints,
+        count(*) filter (where survey_score <= 2) as low_scores
+    from interactions
+    where is_identified
+    group by
+        occurred_month,
+        customer_id,
+        channel
+),
+
+customer_channels as (
+    select
+        active_customers.month,
+        active_customers.customer_id,
+        active_customers.region_code,
+        active_customers.value_tier,
+        active_customers.is_high_value,
+        self_service_channels.channel,
+        self_service_channels.cost_rank,
+        coalesce(this_month.records, 0) as records_in_month,
+        coalesce(this_month.complaints, 0) as complaints_in_month,
+        coalesce(this_month.low_scores, 0) as low_scores_in_month,
+        this_month.records is not null as used_this_month,
+        one_before.records is not null as used_1_month_before,
+        two_before.records is not null as used_2_months_before,
+        three_before.records is not null as used_3_months_before
+    from active_customers
+    cross join self_service_channels
+    left join usage as this_month
+        on
+            active_customers.customer_id = this_month.customer_id
+            and self_service_channels.channel = this_month.channel
+            and active_customers.month = this_month.month
+    left join usage as one_before
+        on
+            active_customers.customer_id = one_before.customer_id
+            and self_service_channels.channel = one_before.channel
+            and (active_customers.month - interval '1 month')::date = one_before.month
+    left join usage as two_before
+        on
+            active_customers.customer_id = two_before.customer_id
+            and self_service_channels.channel = two_before.channel
+            and (active_customers.month - interval '2 months')::date = two_before.month
+    left join usage as three_before
+        on
+            active_customers.customer_id = three_before.customer_id
+            and self_service_channels.channel = three_before.channel
+            and (active_customers.month - interval '3 months')::date = three_before.month
+),
+
+points_given as (
+    select
+        customer_channels.*,
+        least(settings.usage_cap, settings.usage_per_record * customer_channels.records_in_month)
+            as usage_points,
+        case
+            when
+                not customer_channels.used_this_month
+                and (
+                    customer_channels.used_1_month_before
+                    or customer_channels.used_2_months_before
+                    or customer_channels.used_3_months_before
+                )
+                then settings.potential
+            else 0
+        end as potential_points,
+        case
+            when
+                customer_channels.used_this_month
+                and customer_channels.used_1_month_before
+                and customer_channels.used_2_months_before
+                then settings.frequency_bonus
+            else 0
+        end as frequency_points,
+        settings.complaint_penalty * customer_channels.complaints_in_month
+        + settings.low_score_penalty * customer_channels.low_scores_in_month as penalty_points
+    from customer_channels
+    cross join settings
+),
+
+final as (
+    select
+        month,
+        customer_id,
+        channel,
+        region_code,
+        value_tier,
+        is_high_value,
+        cost_rank,
+        records_in_month,
+        complaints_in_month,
+        low_scores_in_month,
+        usage_points,
+        potential_points,
+        frequency_points,
+        penalty_points,
+        greatest(
+            0, least(100, usage_points + potential_points + frequency_points - penalty_points)
+        ) as preference_score
+    from points_given
+)
+
+select * from final

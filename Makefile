@@ -11,6 +11,7 @@ demo: setup  ## the main job end to end on the embedded warehouse
 
 test: setup  ## lint, then every test (unit, DAG integrity, integration on a real PostgreSQL)
 	@./scripts/ensure-compose.sh
+	@./scripts/ensure-chromium.sh
 	$(VENV)/ruff check .
 	$(MAKE) --no-print-directory lint-sql
 	$(VENV)/python -m pytest -q -p no:cacheprovider

@@ -380,27 +380,66 @@ def dbt(args) -> None:
 
 
 @main.command()
+@click.option("--month", help="The month to report, like 2026-10 (default: the newest one).")
+@click.option(
+    "--folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write it (default: DW_REPORTS, else .dw/reports).",
+)
+def report(month: str | None, folder: Path | None) -> None:
+    """Write a month's report for headquarters: an Excel workbook and an HTML page.
+
+    Every KPI by region with the province total, the change against the previous month, the
+    target and whether it was met, the rank on the capability index, the channel distribution,
+    the 13-month trend of the e-channel share and the data-quality appendix. Re-running a month
+    replaces its report.
+    """
+    from channel_dw.db.connection import connect
+    from channel_dw.orchestration.report import parse_month
+    from channel_dw.report import ReportError, write_report
+    from channel_dw.report.data import available_months
+
+    s = settings()
+    with contextlib.closing(connect(s, application_name="channel-dw report")) as conn:
+        try:
+            if month:
+                chosen = parse_month(month)
+            else:
+                months = available_months(conn)
+                if not months:
+                    raise ReportError("marts.kpi_monthly is empty: build the mart first.")
+                chosen = months[-1]
+            files = write_report(conn, chosen, folder or s.reports)
+        except (ReportError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from exc
+    _say(f"The report for {chosen:%Y-%m}:")
+    _say(f"    {files.html}")
+    _say(f"    {files.workbook}")
+
+
+@main.command()
 @click.option("--start", callback=_date, default="2026-10-01", show_default=True)
 @click.option("--end", callback=_date, default="2026-10-31", show_default=True)
 @click.option("--customers", default=2000, show_default=True)
 def demo(start: date, end: date, customers: int) -> None:
-    """The main job end to end on the embedded warehouse: sample data, ingest DAG, mart DAG.
+    """The main job end to end on the embedded warehouse: sample data, ingest, mart, report.
 
     1. start the warehouse; 2. generate a sample month into the landing root; 3. run the
     ingest DAG (Airflow, in-process, `dag.test`) for every day; 4. deliver the planted
     re-deliveries (identical, corrected, late) and re-run the DAG for their dates; 5. run the
     mart DAG (freshness gate, one task per dbt model with its tests); 6. print the ledger and the
-    mart, each checked against what the generator planted.
+    mart, each checked against what the generator planted; 7. run the monthly report DAG for the
+    last month and print where its report is.
     """
     from channel_dw.orchestration import airflow_env
 
     s = settings()
-    _say(f"==> 1/6 warehouse: {s.redacted_url()}")
+    _say(f"==> 1/7 warehouse: {s.redacted_url()}")
     if s.embedded:
         from channel_dw.db import embedded
 
         _say("    " + embedded.start(s).describe())
-    _say(f"==> 2/6 generating {start}..{end} for {customers:,} customers into {s.landing}")
+    _say(f"==> 2/7 generating {start}..{end} for {customers:,} customers into {s.landing}")
     if s.landing.exists():
         shutil.rmtree(s.landing)
     from channel_dw.generate import generate_landing
@@ -408,7 +447,7 @@ def demo(start: date, end: date, customers: int) -> None:
     generate_landing(
         s.landing, start, end, customers=customers, progress=lambda m: _say("    " + m)
     )
-    _say("==> 3/6 running the ingest DAG for every day (Airflow dag.test, in-process)")
+    _say("==> 3/7 running the ingest DAG for every day (Airflow dag.test, in-process)")
     airflow_env.ensure_metadata_db(s)
     # Task output at WARNING and above (a rejected file is a warning); `channel-dw airflow dags
     # test ...` shows a day's full task logs.
@@ -418,7 +457,7 @@ def demo(start: date, end: date, customers: int) -> None:
 
     days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
     failed = run_days("channel_ingest_daily", days, progress=lambda m: _say("    " + m))
-    _say("==> 4/6 re-deliveries: identical, corrected and late files")
+    _say("==> 4/7 re-deliveries: identical, corrected and late files")
     redeliveries = s.landing / "_redeliveries"
     for folder in (
         sorted(p for p in redeliveries.iterdir() if p.is_dir()) if redeliveries.exists() else []
@@ -436,13 +475,13 @@ def demo(start: date, end: date, customers: int) -> None:
             "channel_ingest_daily", sorted(touched), progress=lambda m: _say("    " + m)
         )
     _say(
-        "==> 5/6 building the mart: Airflow DAG channel_mart_build (freshness gate, then one"
+        "==> 5/7 building the mart: Airflow DAG channel_mart_build (freshness gate, then one"
         " task per dbt seed and model with its tests)"
     )
     # dbt's own per-node output is in each task's log; here only its errors
     os.environ.setdefault("DBT_QUIET", "true")
     failed += run_days("channel_mart_build", [end], progress=lambda m: _say("    " + m))
-    _say("==> 6/6 the ledger and the mart")
+    _say("==> 6/7 the ledger and the mart")
     print_ledger_summary()
     print_mart_summary()
     manifest = s.landing / "manifest.json"
@@ -457,13 +496,19 @@ def demo(start: date, end: date, customers: int) -> None:
             _say("\n" + check.summary())
             if not check.ok():
                 failed.append(f"{check.subject} check")
+    month = end.replace(day=1)
+    after = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    _say(f"==> 7/7 the monthly report for {month:%Y-%m}: Airflow DAG channel_monthly_report")
+    failed += run_days("channel_monthly_report", [after], progress=lambda m: _say("    " + m))
     if failed:
         _say(f"\n{len(failed)} DAG run(s) did not succeed: {', '.join(failed)}")
         raise SystemExit(1)
+    stem = s.reports / f"channel-report-{month:%Y-%m}"
     _say(
         "\nDone. Inspect with `channel-dw ledger`, `channel-dw quarantine`, or psql "
         '"$(channel-dw db url)". Stop the database with `channel-dw db stop`.'
     )
+    _say(f"\nThe report for headquarters, {month:%Y-%m}:\n    {stem}.html\n    {stem}.xlsx")
 
 
 def run() -> None:  # pragma: no cover - console entry point wrapper

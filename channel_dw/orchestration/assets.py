@@ -3,7 +3,9 @@
 * ``channel-dw://raw/<source>`` (name ``raw_<source>``): updated by ``channel_ingest_daily`` when a
   day's file of that source has loaded into ``raw``;
 * ``channel-dw://marts`` (name ``marts``): updated by ``channel_mart_build`` when the dbt build of
-  the staging, intermediate and mart models (with their tests) has finished.
+  the staging, intermediate and mart models (with their tests) has finished;
+* ``channel-dw://reports/monthly`` (name ``monthly_report``): updated by ``channel_monthly_report``
+  when a month's report has been written.
 
 Only the DAG files import this module (it imports the Airflow SDK).
 """
@@ -19,3 +21,5 @@ RAW_ASSETS: dict[str, Asset] = {
 }
 
 MARTS_ASSET = Asset(uri="channel-dw://marts", name="marts")
+
+REPORT_ASSET = Asset(uri="channel-dw://reports/monthly", name="monthly_report")

@@ -17,9 +17,13 @@ log = logging.getLogger(__name__)
 
 
 def run_days(
-    dag_id: str, days: Iterable[date], progress: Callable[[str], None] | None = None
+    dag_id: str,
+    days: Iterable[date],
+    progress: Callable[[str], None] | None = None,
+    conf: dict | None = None,
 ) -> list[str]:
-    """Runs the DAG once per business date; returns the dates whose run did not succeed."""
+    """Runs the DAG once per business date (06:00 Asia/Shanghai, with ``conf`` as the run's
+    configuration); returns the dates whose run did not succeed."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.state import DagRunState
 
@@ -35,7 +39,7 @@ def run_days(
     failed: list[str] = []
     for day in days:
         logical = datetime.combine(day, time(6, 0), tzinfo=BUSINESS_TZ)
-        run = dag.test(logical_date=logical)
+        run = dag.test(logical_date=logical, run_conf=conf)
         state = getattr(run, "state", None)
         tis = run.get_task_instances() if run is not None else []
         counts: dict[str, int] = {}

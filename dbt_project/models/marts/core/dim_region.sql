@@ -8,6 +8,7 @@ final as (
         region_code,
         name_zh,
         name_en,
+        display_order,
         region_code <> 'UNKNOWN' as is_branch
     from regions
 )

@@ -12,7 +12,11 @@ Great Expectations) asks this module, so one environment variable moves them all
 - ``DW_PII_KEY``: the secret of the keyed hash (HMAC) that stands in for phones, e-mails and
   member ids in the marts. It is kept outside the database. Without it, a random key is made once
   and kept in ``$DW_HOME/pii.key`` (fine for a laptop; production sets the variable from its
-  secret store, and must keep it: a new key changes every hash).
+  secret store, and must keep it: a new key changes every hash);
+- ``DW_ALERT_WEBHOOK``: a URL that receives every alert (a failed task, a rejected file,
+  quarantined rows) as a JSON POST; ``DW_ALERT_EMAIL``: comma-separated addresses that receive
+  them by e-mail through Airflow's SMTP connection (``smtp_default``). With neither, alerts are
+  only logged.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ class Settings:
     database_url: str
     embedded: bool
     embedded_port: int
+    alert_webhook: str | None = None  # DW_ALERT_WEBHOOK: alerts POSTed there as JSON
+    alert_emails: tuple[str, ...] = ()  # DW_ALERT_EMAIL: through Airflow's SMTP connection
 
     @property
     def pgdata(self) -> Path:
@@ -127,4 +133,8 @@ def settings() -> Settings:
         database_url=url,
         embedded=embedded,
         embedded_port=port,
+        alert_webhook=env.get("DW_ALERT_WEBHOOK", "").strip() or None,
+        alert_emails=tuple(
+            part.strip() for part in env.get("DW_ALERT_EMAIL", "").split(",") if part.strip()
+        ),
     )

@@ -24,6 +24,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
+from channel_dw.orchestration.alerts import on_task_failure
 from channel_dw.orchestration.assets import RAW_ASSETS
 from channel_dw.sources import SOURCE_NAMES
 
@@ -38,6 +39,7 @@ from channel_dw.sources import SOURCE_NAMES
     tags=["channel-dw", "ingest"],
     default_args={
         "owner": "data-engineering",
+        "on_failure_callback": on_task_failure,
         "retries": 3,
         "retry_delay": timedelta(minutes=5),
         "retry_exponential_backoff": True,
@@ -46,12 +48,15 @@ from channel_dw.sources import SOURCE_NAMES
 )
 def channel_ingest_daily():
     for source in SOURCE_NAMES:
-
-        @task(task_id=f"load_{source}", outlets=[RAW_ASSETS[source]])
+        # one slot per source (pools.json): runs of several days load in parallel, but never
+        # two loads of the same source at once
+        @task(task_id=f"load_{source}", outlets=[RAW_ASSETS[source]], pool=f"load_{source}")
         def load(source: str = source, **context) -> dict:
             from channel_dw.orchestration.tasks import load_source_for_day
 
-            return load_source_for_day(source, context["logical_date"], context["run_id"])
+            return load_source_for_day(
+                source, context["logical_date"], context["run_id"], context["dag"].dag_id
+            )
 
         load()
 

@@ -34,6 +34,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
+from channel_dw.orchestration.alerts import on_task_failure
 from channel_dw.orchestration.assets import MARTS_ASSET, RAW_ASSETS
 from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_task_group
 
@@ -48,6 +49,7 @@ from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_
     tags=["channel-dw", "mart", "dbt"],
     default_args={
         "owner": "data-engineering",
+        "on_failure_callback": on_task_failure,
         "retries": 2,
         "retry_delay": timedelta(minutes=5),
     },

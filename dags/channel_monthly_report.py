@@ -35,6 +35,7 @@ from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
+from channel_dw.orchestration.alerts import on_task_failure
 from channel_dw.orchestration.assets import MARTS_ASSET, REPORT_ASSET
 
 
@@ -64,6 +65,7 @@ from channel_dw.orchestration.assets import MARTS_ASSET, REPORT_ASSET
     },
     default_args={
         "owner": "data-engineering",
+        "on_failure_callback": on_task_failure,
         "retries": 2,
         "retry_delay": timedelta(minutes=5),
     },

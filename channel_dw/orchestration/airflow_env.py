@@ -9,6 +9,7 @@ Variables already set in the environment win, so a real deployment configures Ai
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -58,16 +59,32 @@ def airflow_bin() -> str:
     return str(Path(sys.executable).with_name("airflow"))
 
 
+POOLS_FILE = Path(__file__).with_name("pools.json")
+
+
 def ensure_metadata_db(s: Settings | None = None) -> None:
-    """Creates or upgrades Airflow's metadata database (a no-op when it is current)."""
+    """Creates or upgrades Airflow's metadata database and imports the project's pools
+    (``pools.json``: one slot per source, so two runs never load the same source at once).
+    A no-op when both are current."""
     s = s or settings()
     stamp = s.airflow_home / ".migrated"
-    if stamp.exists():
-        return
-    subprocess.run(
-        [airflow_bin(), "db", "migrate"],
-        env=airflow_environ(s),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    stamp.touch()
+    if not stamp.exists():
+        subprocess.run(
+            [airflow_bin(), "db", "migrate"],
+            env=airflow_environ(s),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        stamp.touch()
+    digest = hashlib.sha256(POOLS_FILE.read_bytes()).hexdigest()[:12]
+    pools_stamp = s.airflow_home / f".pools-{digest}"
+    if not pools_stamp.exists():
+        subprocess.run(
+            [airflow_bin(), "pools", "import", str(POOLS_FILE)],
+            env=airflow_environ(s),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        for old in s.airflow_home.glob(".pools-*"):
+            old.unlink()
+        pools_stamp.touch()

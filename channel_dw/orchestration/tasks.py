@@ -16,12 +16,26 @@ def business_date(logical_date: datetime) -> date:
     return logical_date.astimezone(BUSINESS_TZ).date()
 
 
-def load_source_for_day(source: str, logical_date: datetime, run_id: str | None = None) -> dict:
+class LoadFailedError(RuntimeError):
+    """Files of a source failed to load for an unexpected reason (the alert names them)."""
+
+    def __init__(self, message: str, files: list[str]) -> None:
+        super().__init__(message)
+        self.files = files
+
+
+def load_source_for_day(
+    source: str,
+    logical_date: datetime,
+    run_id: str | None = None,
+    dag_id: str = "channel_ingest_daily",
+) -> dict:
     """Loads the files of one source for one business date; returns a summary for XCom.
 
-    No file yet: the task is skipped (its Asset is not updated). Rejected files are outcomes
-    (logged as warnings, kept in the ledger). A load that fails unexpectedly fails the task, which
-    Airflow retries; the loader cleans up the interrupted attempt first.
+    No file yet: the task is skipped (its Asset is not updated). Rejected files and quarantined
+    rows are outcomes (logged as warnings, kept in the ledger) and send a quality alert. A load
+    that fails unexpectedly fails the task, which Airflow retries; the loader cleans up the
+    interrupted attempt first.
     """
     from airflow.sdk.exceptions import AirflowSkipException
 
@@ -34,10 +48,14 @@ def load_source_for_day(source: str, logical_date: datetime, run_id: str | None 
     for outcome in result.outcomes:
         level = logging.WARNING if outcome.status == "rejected" else logging.INFO
         log.log(level, outcome.summary())
+    from channel_dw.orchestration.alerts import quality_warning
+
+    quality_warning(dag_id, f"load_{source}", str(run_id), result.outcomes, s)
     if result.failures:
-        raise RuntimeError(
+        raise LoadFailedError(
             f"{len(result.failures)} {source} file(s) for {day} failed to load: "
-            + "; ".join(f"{p.name}: {err}" for p, err in result.failures)
+            + "; ".join(f"{p.name}: {err}" for p, err in result.failures),
+            files=[f"{source}/{p.name}" for p, _ in result.failures],
         )
     if not result.outcomes:
         raise AirflowSkipException(

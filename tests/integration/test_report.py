@@ -177,7 +177,9 @@ def test_the_workbook_has_native_charts_and_the_quality_appendix(built, october)
         (OCTOBER, date(2026, 11, 1)),
     )[0]
     assert (total[1], total[5], total[9]) == (
-        ledger["files"], ledger["rejected"], ledger["quarantined"]
+        ledger["files"],
+        ledger["rejected"],
+        ledger["quarantined"],
     )
 
 
@@ -196,8 +198,12 @@ def test_html_report_renders_in_headless_chromium_with_its_charts(built, october
         share = page.inner_text('#group-reach td[data-key="echannel_txn_share"] >> nth=-1')
         title = page.title()
     kinds = {kind: (width, marks) for kind, width, marks in charts}
-    for kind in ("capability-index", "channel-distribution", "echannel-share-trend",
-                 "offload-by-region"):
+    for kind in (
+        "capability-index",
+        "channel-distribution",
+        "echannel-share-trend",
+        "offload-by-region",
+    ):
         assert kind in kinds, f"chart {kind} missing: {sorted(kinds)}"
         width, marks = kinds[kind]
         assert width > 300 and marks > 0, (kind, width, marks)
@@ -227,14 +233,20 @@ def test_report_dag_writes_the_closed_month_and_skips_an_open_one(built):
 
     done = subprocess.run(
         [CLI, "airflow", "dags", "test", "channel_monthly_report", "2026-10-01"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
     assert september.exists() and (reports / "channel-report-2026-09.html").exists()
 
     done = subprocess.run(
         [CLI, "airflow", "dags", "test", "channel_monthly_report", "2026-11-01"],
-        env=env, capture_output=True, text=True, timeout=600,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-4000:]
@@ -244,7 +256,9 @@ def test_report_dag_writes_the_closed_month_and_skips_an_open_one(built):
 
 def test_report_command_names_the_months_it_can_write(built):
     done = subprocess.run(
-        [CLI, "report", "--month", "2026-08"], capture_output=True, text=True,
+        [CLI, "report", "--month", "2026-08"],
+        capture_output=True,
+        text=True,
         env=os.environ.copy(),
     )
     assert done.returncode == 1

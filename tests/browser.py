@@ -1,0 +1,73 @@
+"""Headless Chromium for the browser tests (the Airflow UI, the HTML report).
+
+The tests drive Debian's Chromium (``/usr/bin/chromium``, installed by
+``scripts/ensure-chromium.sh``) with Playwright; Playwright's own browser downloads are not used.
+When Chromium is missing the tests fail and say how to install it, unless
+``DW_SKIP_BROWSER_TESTS=1`` asks to skip them on purpose.
+
+    from tests.browser import browser_page, screenshot_dir
+
+    with browser_page() as page:
+        page.goto(url)
+        page.screenshot(path=screenshot_dir() / "page.png")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def chromium_launch_kwargs() -> dict[str, Any]:
+    """Keyword arguments for ``playwright.chromium.launch``; skips or fails the test (see the
+    module's docstring) when Chromium is not installed."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        message = (
+            f"{CHROMIUM} is missing: run scripts/ensure-chromium.sh (it installs Debian's chromium)"
+        )
+        if os.environ.get("DW_SKIP_BROWSER_TESTS") == "1":
+            pytest.skip(f"{message}; skipped because DW_SKIP_BROWSER_TESTS=1")
+        pytest.fail(f"{message}, or set DW_SKIP_BROWSER_TESTS=1 to skip the browser tests")
+    return {"executable_path": str(CHROMIUM), "headless": True, "args": list(CHROMIUM_ARGS)}
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) -> Iterator:
+    """A Playwright ``Page`` in a fresh headless Chromium (closed on exit)."""
+    launch_kwargs = chromium_launch_kwargs()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_kwargs)
+        try:
+            context = browser.new_context(
+                viewport={"width": width, "height": height}, **context_options
+            )
+            yield context.new_page()
+        finally:
+            browser.close()
+
+
+def screenshot_dir() -> Path:
+    """Where the browser tests save screenshots: ``$DW_SCREENSHOTS``, else ``build/screenshots/``
+    in the repository (created when missing)."""
+    folder = Path(os.environ.get("DW_SCREENSHOTS") or REPO_ROOT / "build" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

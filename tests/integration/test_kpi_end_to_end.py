@@ -311,14 +311,6 @@ EXPECTED: dict[Key, Fraction] = {
 }
 
 # (kpi_code, region) whose expected value the product does not give yet; see the reason.
-KNOWN_PRODUCT_BUGS: dict[tuple[str, str], str] = {
-    ("complaints_per_10k", "ALL"): (
-        "kpi_monthly builds ALL by summing the regions' rows, and complaints_per_10k only has rows "
-        "for regions with active customers: the anonymous web complaint w-07 (region UNKNOWN) is "
-        "lost from the province (2 x 10,000 / 5 = 4000 instead of 3 x 10,000 / 5 = 6000)"
-    ),
-}
-
 # Every record's customer and region in marts.fct_interactions, worked out from the files.
 EXPECTED_RECORDS: dict[str, tuple[str | None, str]] = {
     "web:w-01": ("C001", "TY"),  # before the login: the visitor v-wang logs in as C001 later
@@ -455,14 +447,7 @@ def test_the_month_has_exactly_the_expected_rows(kpi_mart, kpis):
 @pytest.mark.parametrize(
     ("kpi_code", "region"),
     [
-        pytest.param(
-            kpi,
-            region,
-            id=f"{kpi}-{region}",
-            marks=[pytest.mark.xfail(strict=True, reason=KNOWN_PRODUCT_BUGS[(kpi, region)])]
-            if (kpi, region) in KNOWN_PRODUCT_BUGS
-            else [],
-        )
+        pytest.param(kpi, region, id=f"{kpi}-{region}")
         for kpi, region in sorted({(kpi, region) for region, kpi, _ in EXPECTED})
     ],
 )

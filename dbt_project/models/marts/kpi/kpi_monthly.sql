@@ -67,6 +67,20 @@ active_counts as (
         region_code
 ),
 
+complaint_counts as (
+    -- COMPLAINT attempts, and hotline calls flagged 是否投诉 that are not already such an attempt
+    select
+        occurred_month as month,
+        region_code,
+        count(*) filter (
+            where (is_attempt and business_type = 'COMPLAINT') or is_complaint_flagged
+        ) as complaints
+    from records
+    group by
+        occurred_month,
+        region_code
+),
+
 echannel_users as (
     select distinct
         occurred_month as month,
@@ -362,26 +376,21 @@ measures as (
 
     union all
 
+    -- every complaint counts in the province, also one from a region without active customers
+    -- (UNKNOWN: denominator 0, so no row of its own); a region with active customers and no
+    -- records gets its 0
     select
-        region_months.month,
-        region_months.region_code,
+        coalesce(complaint_counts.month, active_counts.month),
+        coalesce(complaint_counts.region_code, active_counts.region_code),
         'complaints_per_10k',
         null,
-        10000 * count(records.interaction_key) filter (
-            where (records.is_attempt and records.business_type = 'COMPLAINT')
-            or records.is_complaint_flagged
-        ),
-        max(active_counts.active_customers)
-    from region_months
-    inner join active_counts
+        10000 * coalesce(complaint_counts.complaints, 0),
+        coalesce(active_counts.active_customers, 0)
+    from complaint_counts
+    full outer join active_counts
         on
-            region_months.month = active_counts.month
-            and region_months.region_code = active_counts.region_code
-    left join records
-        on
-            region_months.month = records.occurred_month
-            and region_months.region_code = records.region_code
-    group by region_months.month, region_months.region_code
+            complaint_counts.month = active_counts.month
+            and complaint_counts.region_code = active_counts.region_code
 
     union all
 

@@ -33,7 +33,7 @@ from channel_dw.sources import SOURCE_NAMES
     dag_id="channel_ingest_daily",
     doc_md=__doc__,
     schedule=CronDataIntervalTimetable("0 6 * * *", timezone="Asia/Shanghai"),
-    start_date=pendulum.datetime(2026, 10, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),  # backfills reach back to it
     catchup=False,
     max_active_runs=4,
     tags=["channel-dw", "ingest"],

@@ -43,7 +43,7 @@ from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_
     dag_id="channel_mart_build",
     doc_md=__doc__,
     schedule=AssetAny(*RAW_ASSETS.values()),
-    start_date=pendulum.datetime(2026, 10, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),  # backfills reach back to it
     catchup=False,
     max_active_runs=1,
     tags=["channel-dw", "mart", "dbt"],
@@ -52,6 +52,8 @@ from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_
         "on_failure_callback": on_task_failure,
         "retries": 2,
         "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
     },
 )
 def channel_mart_build():

@@ -46,7 +46,7 @@ from channel_dw.orchestration.assets import MARTS_ASSET, REPORT_ASSET
         timetable=CronTriggerTimetable("0 6 1 * *", timezone="Asia/Shanghai"),
         assets=MARTS_ASSET,
     ),
-    start_date=pendulum.datetime(2026, 10, 1, tz="Asia/Shanghai"),
+    start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),  # backfills reach back to it
     catchup=False,
     max_active_runs=1,
     tags=["channel-dw", "report"],
@@ -68,6 +68,8 @@ from channel_dw.orchestration.assets import MARTS_ASSET, REPORT_ASSET
         "on_failure_callback": on_task_failure,
         "retries": 2,
         "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": timedelta(hours=1),
     },
 )
 def channel_monthly_report():

@@ -50,9 +50,12 @@ def run_days(
             + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
             + ")"
         )
+        ran = sum(n for s, n in counts.items() if s not in ("None", "removed"))
+        if not ran:  # e.g. a date before the DAG's start_date: nothing ran, say so
+            message += f": no task ran (is {day} before the DAG's start_date {dag.start_date}?)"
         if progress:
             progress(message)
-        if state != DagRunState.SUCCESS:
+        if state != DagRunState.SUCCESS or not ran:
             failed.append(str(day))
     return failed
 

@@ -62,6 +62,7 @@ def test_every_task_alerts_on_failure_and_retries_with_a_delay(dagbag):
             callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
             assert on_task_failure in callbacks, f"{dag_id}.{task.task_id} sends no alert"
             assert task.retry_delay.total_seconds() >= 60, f"{dag_id}.{task.task_id}"
+            assert task.retry_exponential_backoff, f"{dag_id}.{task.task_id}: no back-off"
 
 
 def test_two_runs_never_load_the_same_source_at_once(dagbag):

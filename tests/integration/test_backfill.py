@@ -1,0 +1,100 @@
+"""`channel-dw backfill` after a late and a corrected file: the loads, the mart and the touched
+months' reports follow, and a second backfill of the same range changes nothing.
+
+29 September to 1 October for 80 customers, first loaded without the generator's planted
+re-deliveries (a late halls file, a corrected hotline file, an identical web file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from channel_dw.config import settings
+from channel_dw.generate import generate_landing
+from channel_dw.ingest.runner import ingest
+from channel_dw.ingest.verify import verify_manifest
+from channel_dw.quality.mart_verify import verify_mart
+from tests.integration.test_mart import dbt, deliver_redeliveries, use_database
+
+pytestmark = pytest.mark.integration
+
+CLI = str(Path(sys.executable).with_name("channel-dw"))
+
+
+def backfill(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    done = subprocess.run(
+        [CLI, "backfill", *args], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
+    return done.stdout
+
+
+def snapshot(url: str) -> dict[str, object]:
+    """What a re-run must not change: the facts, the KPIs and the live deliveries."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        taken = {}
+        for name, sql in {
+            "facts": "select interaction_key, customer_id, region_code, is_success, amount_yuan"
+            " from marts.fct_interactions order by interaction_key",
+            "kpis": "select month, region_code, kpi_code, channel, value from marts.kpi_monthly"
+            " order by 1, 2, 3, 4",
+            "live files": "select file_id, file_name from audit.file_ledger"
+            " where status = 'loaded' order by file_id",
+        }.items():
+            cur.execute(sql)
+            taken[name] = cur.fetchall()
+        return taken
+
+
+def test_backfill_loads_late_and_corrected_files_and_a_rerun_changes_nothing(
+    make_database, tmp_path, monkeypatch
+):
+    use_database(monkeypatch, make_database(), tmp_path)
+    monkeypatch.setenv("DW_REPORTS", str(tmp_path / "reports"))
+    s = settings()
+    # the generator holds back its planted re-deliveries: the halls file of 30 September (late),
+    # a corrected hotline file of 1 October, an identical web file of 1 October
+    generate_landing(s.landing, date(2026, 9, 29), date(2026, 10, 1), customers=80, seed=5)
+    assert ingest(s=s, run_checks=False).ok
+    dbt("build")
+
+    deliver_redeliveries(s.landing)
+    out = backfill("--start", "2026-09-29", "--end", "2026-10-01")
+
+    assert "channel_mart_build 2026-10-01: success" in out
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select source, file_name, status from audit.file_ledger"
+                " where file_name in ('hall_txn_20260930.csv', 'hotline_cdr_20261001.csv',"
+                " 'web_events_20261001.jsonl') order by file_id"
+            )
+            assert cur.fetchall() == [
+                ("web", "web_events_20261001.jsonl", "loaded"),  # the first load
+                ("hotline", "hotline_cdr_20261001.csv", "superseded"),
+                ("halls", "hall_txn_20260930.csv", "loaded"),  # backfill, 30 September
+                ("web", "web_events_20261001.jsonl", "skipped"),  # backfill, 1 October
+                ("hotline", "hotline_cdr_20261001.csv", "loaded"),
+            ]
+        # the ledger and the mart hold what the generator planted, corrections included
+        manifest = s.landing / "manifest.json"
+        for check in (verify_manifest(conn, manifest), verify_mart(conn, manifest)):
+            assert check.ok(), check.summary()
+    # September has closed (its last day loaded from every source, the late halls file
+    # included): its report is written; October has not
+    reports = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    assert reports == ["channel-report-2026-09.html", "channel-report-2026-09.xlsx"]
+    before = snapshot(s.database_url)
+
+    backfill("--start", "2026-09-29", "--end", "2026-10-01", "--no-report")
+
+    assert snapshot(s.database_url) == before

@@ -19,13 +19,11 @@ Run a day by hand: `channel-dw airflow dags test channel_ingest_daily 2026-10-01
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from channel_dw.orchestration.alerts import on_task_failure
 from channel_dw.orchestration.assets import RAW_ASSETS
+from channel_dw.orchestration.dag_defaults import default_args
 from channel_dw.sources import SOURCE_NAMES
 
 
@@ -37,14 +35,7 @@ from channel_dw.sources import SOURCE_NAMES
     catchup=False,
     max_active_runs=4,
     tags=["channel-dw", "ingest"],
-    default_args={
-        "owner": "data-engineering",
-        "on_failure_callback": on_task_failure,
-        "retries": 3,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(hours=1),
-    },
+    default_args=default_args(retries=3),
 )
 def channel_ingest_daily():
     for source in SOURCE_NAMES:

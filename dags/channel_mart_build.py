@@ -29,13 +29,11 @@ Run it by hand: `channel-dw airflow dags test channel_mart_build 2026-10-01`.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import AssetAny, dag, task
 
-from channel_dw.orchestration.alerts import on_task_failure
 from channel_dw.orchestration.assets import MARTS_ASSET, RAW_ASSETS
+from channel_dw.orchestration.dag_defaults import default_args
 from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_task_group
 
 
@@ -47,14 +45,7 @@ from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_
     catchup=False,
     max_active_runs=1,
     tags=["channel-dw", "mart", "dbt"],
-    default_args={
-        "owner": "data-engineering",
-        "on_failure_callback": on_task_failure,
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(hours=1),
-    },
+    default_args=default_args(retries=2),
 )
 def channel_mart_build():
     @task(task_id=FRESHNESS_TASK_ID)

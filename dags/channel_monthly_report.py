@@ -28,15 +28,13 @@ Run it by hand: `channel-dw report --month 2026-10` (the same code, without Airf
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pendulum
 from airflow.sdk import Param, dag, get_current_context, task
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from channel_dw.orchestration.alerts import on_task_failure
 from channel_dw.orchestration.assets import MARTS_ASSET, REPORT_ASSET
+from channel_dw.orchestration.dag_defaults import default_args
 
 
 @dag(
@@ -63,14 +61,7 @@ from channel_dw.orchestration.assets import MARTS_ASSET, REPORT_ASSET
             description="Skip the run while the month's last day has not loaded for every source.",
         ),
     },
-    default_args={
-        "owner": "data-engineering",
-        "on_failure_callback": on_task_failure,
-        "retries": 2,
-        "retry_delay": timedelta(minutes=5),
-        "retry_exponential_backoff": True,
-        "max_retry_delay": timedelta(hours=1),
-    },
+    default_args=default_args(retries=2),
 )
 def channel_monthly_report():
     @task

@@ -197,7 +197,7 @@ def load(conn, month: date) -> ReportData:
         conn,
         """
         select * from marts.data_quality_issues where month = %(month)s
-        order by source, issue, file_name, rule
+        order by source, issue_kind, file_name, rule_name
         """,
         params,
     )

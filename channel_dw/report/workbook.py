@@ -371,9 +371,9 @@ QUALITY_COLUMNS = (
 )
 ISSUE_COLUMNS = (
     ("source", "来源 Source"),
-    ("issue", "问题 Issue"),
+    ("issue_kind", "问题 Issue"),
     ("file_name", "文件 File"),
-    ("rule", "规则 Rule"),
+    ("rule_name", "规则 Rule"),
     ("occurrences", "次数 Rows"),
     ("first_line_no", "首行 First line"),
     ("example_message", "说明 Example"),

@@ -231,25 +231,21 @@ def test_report_dag_writes_the_closed_month_and_skips_an_open_one(built):
     for path in reports.glob("channel-report-*"):
         path.unlink()
 
-    done = subprocess.run(
-        [CLI, "airflow", "dags", "test", "channel_monthly_report", "2026-10-01"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    def run_report_dag(day: str) -> str:
+        done = subprocess.run(
+            [CLI, "airflow", "dags", "test", "channel_monthly_report", day],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+        return done.stdout + done.stderr
+
+    run_report_dag("2026-10-01")
     assert september.exists() and (reports / "channel-report-2026-09.html").exists()
 
-    done = subprocess.run(
-        [CLI, "airflow", "dags", "test", "channel_monthly_report", "2026-11-01"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output[-4000:]
+    output = run_report_dag("2026-11-01")
     assert "2026-10 has not closed" in output  # the gate skipped the run and said why
     assert not list(reports.glob("channel-report-2026-10*"))
 

@@ -10,8 +10,9 @@ Two kinds:
 Each alert names the DAG, the task, the run, the file(s) and the reason, and goes to every
 configured destination: ``DW_ALERT_WEBHOOK`` (a JSON POST whose ``text`` field is the whole
 message, which Slack-style webhooks show as it is) and ``DW_ALERT_EMAIL`` (through Airflow's SMTP
-connection ``smtp_default``). With neither, the alert is logged as a warning. Sending an alert
-never fails the task: a broken webhook is logged, not raised.
+connection ``smtp_default``). With neither, the alert is only in the task log (the problem itself
+is logged as a warning or an error where it happens). Sending an alert never fails the task: a
+broken webhook is logged, not raised.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def send(alert: Alert, s: Settings | None = None) -> list[str]:
             sent.append("email")
         except Exception as exc:
             log.warning("could not e-mail the alert to %s: %s", ", ".join(s.alert_emails), exc)
-    log.warning("%s%s", alert.text(), f"\n(alert sent by {', '.join(sent)})" if sent else "")
+    # the loader and Airflow already log the problem itself as a warning or an error
+    log.info("%s\n(alert sent: %s)", alert.text(), ", ".join(sent) or "no destination configured")
     return sent
 
 

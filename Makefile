@@ -14,7 +14,7 @@ test: setup  ## lint, then every test (unit, DAG integrity, integration on a rea
 	@./scripts/ensure-chromium.sh
 	$(VENV)/ruff check .
 	$(MAKE) --no-print-directory lint-sql
-	$(VENV)/python -m pytest -q -p no:cacheprovider
+	$(VENV)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 unit: setup
 	$(VENV)/python -m pytest -q tests/unit tests/dags

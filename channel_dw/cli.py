@@ -450,7 +450,9 @@ def backfill(start: date, end: date | None, no_report: bool) -> None:
     else:
         _say(f"==> 3/3 report DAG for {', '.join(f'{m:%Y-%m}' for m in months)} (if closed)")
         # the run on the 1st of the following month reports the month (as the schedule does)
-        after = [date(m.year + (m.month == 12), m.month % 12 + 1, 1) for m in months]
+        from channel_dw.report.data import shift_month
+
+        after = [shift_month(m, 1) for m in months]
         failed += run_days("channel_monthly_report", after, progress=lambda m: _say("    " + m))
     print_ledger_summary()
     if failed:
@@ -575,8 +577,10 @@ def demo(start: date, end: date, customers: int) -> None:
             _say("\n" + check.summary())
             if not check.ok():
                 failed.append(f"{check.subject} check")
+    from channel_dw.report.data import shift_month
+
     month = end.replace(day=1)
-    after = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+    after = shift_month(month, 1)
     _say(f"==> 7/7 the monthly report for {month:%Y-%m}: Airflow DAG channel_monthly_report")
     failed += run_days("channel_monthly_report", [after], progress=lambda m: _say("    " + m))
     if failed:

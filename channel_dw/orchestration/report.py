@@ -34,8 +34,9 @@ def parse_month(text: str) -> date:
 
 
 def previous_month(moment: datetime) -> date:
-    local = moment.astimezone(BUSINESS_TZ).date().replace(day=1)
-    return date(local.year - (local.month == 1), (local.month - 2) % 12 + 1, 1)
+    from channel_dw.report.data import shift_month
+
+    return shift_month(moment.astimezone(BUSINESS_TZ).date().replace(day=1), -1)
 
 
 def month_to_report(requested: str | None, run_time: datetime) -> date:
@@ -44,8 +45,9 @@ def month_to_report(requested: str | None, run_time: datetime) -> date:
 
 
 def last_day(month: date) -> date:
-    following = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
-    return date.fromordinal(following.toordinal() - 1)
+    from channel_dw.report.data import shift_month
+
+    return date.fromordinal(shift_month(month, 1).toordinal() - 1)
 
 
 def sources_missing_month_end(conn, month: date, sources: list[str]) -> list[str]:

@@ -97,7 +97,8 @@ def month_label(month: date) -> str:
     return month.strftime("%Y-%m")
 
 
-def _shift(month: date, months: int) -> date:
+def shift_month(month: date, months: int) -> date:
+    """The first day of the month ``months`` after (or, negative, before) ``month``'s."""
     index = month.year * 12 + month.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
 
@@ -140,8 +141,8 @@ def load(conn, month: date) -> ReportData:
         )
     params = {
         "month": month,
-        "previous": _shift(month, -1),
-        "trend_from": _shift(month, -(TREND_MONTHS - 1)),
+        "previous": shift_month(month, -1),
+        "trend_from": shift_month(month, -(TREND_MONTHS - 1)),
     }
     kpis = _query(
         conn,
@@ -207,7 +208,7 @@ def load(conn, month: date) -> ReportData:
         regions=regions,
         kpis=kpis,
         index={row["region_code"]: row for row in index_rows},
-        trend_months=[_shift(month, -k) for k in range(TREND_MONTHS - 1, -1, -1)],
+        trend_months=[shift_month(month, -k) for k in range(TREND_MONTHS - 1, -1, -1)],
         trend=trend,
         quality=quality,
         issues=issues,

@@ -7,8 +7,14 @@ from pathlib import Path
 import jinja2
 
 from channel_dw.report import charts
-from channel_dw.report.data import DIMENSIONS, GROUP_CHART_KPI, GROUPS, ReportData, month_label
-from channel_dw.report.data import _shift as shift_month
+from channel_dw.report.data import (
+    DIMENSIONS,
+    GROUP_CHART_KPI,
+    GROUPS,
+    ReportData,
+    month_label,
+    shift_month,
+)
 from channel_dw.report.formatting import change_text, met_text, value_text
 from channel_dw.report.workbook import ISSUE_COLUMNS, QUALITY_COLUMNS, block_key
 

@@ -1,8 +1,19 @@
-"""Streaming rows into PostgreSQL ``COPY ... FROM STDIN`` (text format) without holding them."""
+"""Streaming rows into PostgreSQL ``COPY ... FROM STDIN`` without holding them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pcsv
+
+if TYPE_CHECKING:
+    from channel_dw.sources.columnar import Batch
 
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\x00": ""})
 
@@ -21,59 +32,85 @@ def copy_line(values: Iterable[str | None]) -> str:
     return "\t".join([copy_field(v) for v in values]) + "\n"
 
 
-def copy_row(values: tuple[str | None, ...]) -> str:
-    """:func:`copy_line` without its trailing newline, fast for the common row.
+class BatchStream:
+    """A read-only file object for ``cursor.copy_expert`` over a reader's batches, as CSV.
 
-    Most values need no escaping: join them once and check the joined text with C-speed string
-    operations; only a row that holds a backslash, tab, newline or NUL takes the per-field path.
-    """
-    nulls = values.count(None)
-    text = "\t".join([_NULL if v is None else v for v in values]) if nulls else "\t".join(values)
-    if (
-        text.count("\t") != len(values) - 1
-        or text.count("\\") != nulls
-        or "\n" in text
-        or "\r" in text
-        or "\x00" in text
-    ):
-        return "\t".join([copy_field(v) for v in values])
-    return text
+    A thread pulls the batches (the reader's parsing and checks run in pyarrow, which releases the
+    GIL), renders each as CSV (every text quoted, so an empty text stays empty and an unquoted
+    empty field is NULL) with the file id appended, and queues a few of them; ``read()`` hands
+    them to psycopg2, which sends them while the next chunk is being parsed. Memory stays at the
+    few queued chunks. ``on_batch`` sees every batch first (counting, quarantine, progress).
 
-
-_NULL = "\\N"
-
-
-class LineStream:
-    """A read-only file object over an iterator of COPY lines, for ``cursor.copy_expert``.
-
-    ``copy_expert`` calls ``read(size)`` until it returns nothing; each call pulls just enough lines
-    from the iterator, so memory stays at one chunk whatever the size of the file.
+    An exception in the reader (a :class:`FileRejected`, a bug) is kept in ``error`` and raised in
+    ``read()``, which makes psycopg2 abort the COPY; the caller re-raises ``error``.
     """
 
-    def __init__(self, lines: Iterator[str], chunk_chars: int = 1 << 18) -> None:
-        self._lines = lines
-        self._chunk = chunk_chars
-        self._done = False
-        # psycopg2 turns an exception raised inside read() into QueryCanceled; the caller
-        # re-raises this original one (a FileRejected, or the real cause of a failure).
+    _DONE = object()
+
+    def __init__(
+        self,
+        batches: Iterator[Batch],
+        file_id: int,
+        on_batch: Callable[[Batch], None],
+        queued: int = 4,
+    ) -> None:
+        self._batches = batches
+        self._file_id = file_id
+        self._on_batch = on_batch
+        self._queue: queue.Queue = queue.Queue(maxsize=queued)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, name="copy-reader", daemon=True)
+        self._finished = False
         self.error: BaseException | None = None
 
-    def read(self, size: int = -1) -> bytes:
-        if self._done:
-            return b""
-        want = self._chunk if size is None or size < 0 else max(size, self._chunk)
-        parts: list[str] = []
-        total = 0
-        append = parts.append
+    def __enter__(self) -> BatchStream:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a producer waiting on a full queue
+            with contextlib.suppress(queue.Empty):
+                self._queue.get(timeout=0.05)
+        self._thread.join()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _produce(self) -> None:
+        options = pcsv.WriteOptions(include_header=False)
         try:
-            for line in self._lines:
-                append(line)
-                total += len(line)
-                if total >= want:
-                    break
-            else:
-                self._done = True
+            for batch in self._batches:
+                self._on_batch(batch)
+                if not batch.num_rows:
+                    continue
+                rows = batch.rows.append_column(
+                    "_file_id", pa.array(np.full(batch.num_rows, self._file_id, dtype=np.int64))
+                )
+                sink = pa.BufferOutputStream()
+                pcsv.write_csv(rows, sink, options)
+                if not self._put(sink.getvalue().to_pybytes()):
+                    return
         except BaseException as exc:
-            self.error = exc
-            raise
-        return "".join(parts).encode("utf-8")
+            self._put(exc)
+            return
+        self._put(self._DONE)
+
+    def read(self, size: int = -1) -> bytes:
+        if self._finished:
+            return b""
+        item = self._queue.get()
+        if item is self._DONE:
+            self._finished = True
+            return b""
+        if isinstance(item, BaseException):
+            self._finished = True
+            self.error = item
+            raise item
+        return item

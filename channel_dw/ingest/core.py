@@ -30,7 +30,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,8 +42,9 @@ from channel_dw.config import Settings, settings
 from channel_dw.db.connection import connect
 from channel_dw.db.schema import ensure_schema
 from channel_dw.errors import FileRejected
-from channel_dw.ingest.copy_stream import LineStream, copy_line, copy_row
-from channel_dw.sources.base import Rejection, Row, SourceSpec
+from channel_dw.ingest.copy_stream import BatchStream, copy_line
+from channel_dw.sources.base import SourceSpec
+from channel_dw.sources.columnar import LINE, Batch
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,9 @@ def _copy_rows(
     counters: _Counters,
     progress: Callable[[str], None] | None,
 ) -> None:
-    """Streams the reader's rows into the per-file table, the rejected ones into its quarantine."""
+    """Streams the reader's batches into the per-file table, the rejected rows into its
+    quarantine. The reader parses and checks the next chunk on one core while PostgreSQL parses
+    the COPY of the last one on the other (:class:`BatchStream`)."""
     table = part_table(spec, file_id)
     quarantine = _quarantine_part(file_id)
     with conn.cursor() as cur, tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b") as spool:
@@ -193,42 +196,38 @@ def _copy_rows(
             SQL("create table {} (like audit.quarantine including defaults)").format(quarantine)
         )
         fixed = (str(file_id), spec.name, path.name)
-        tail = f"\t{file_id}\t"
+        next_report = PROGRESS_EVERY
 
-        def lines() -> Iterator[str]:
-            next_report = PROGRESS_EVERY
-            for item in spec.read(path):
-                if type(item) is Row:
-                    counters.loaded += 1
-                    yield copy_row(item.values) + tail + f"{item.line}\n"
-                    if counters.loaded >= next_report:
-                        next_report += PROGRESS_EVERY
-                        rate = counters.loaded / max(time.monotonic() - counters.started, 1e-9)
-                        message = (
-                            f"{spec.name}/{path.name}: {counters.loaded:,} rows ({rate:,.0f}/s)"
-                        )
-                        log.info(message)
-                        if progress:
-                            progress(message)
-                else:
-                    assert isinstance(item, Rejection)
-                    counters.quarantined += 1
-                    spool.write(
-                        copy_line(
-                            (*fixed, str(item.line), item.rule, item.message, item.text)
-                        ).encode("utf-8")
-                    )
+        def on_batch(batch: Batch) -> None:
+            nonlocal next_report
+            counters.loaded += batch.num_rows
+            counters.quarantined += len(batch.rejections)
+            for r in batch.rejections:
+                spool.write(
+                    copy_line((*fixed, str(r.line), r.rule, r.message, r.text)).encode("utf-8")
+                )
+            if counters.loaded >= next_report:
+                next_report = (counters.loaded // PROGRESS_EVERY + 1) * PROGRESS_EVERY
+                rate = counters.loaded / max(time.monotonic() - counters.started, 1e-9)
+                message = f"{spec.name}/{path.name}: {counters.loaded:,} rows ({rate:,.0f}/s)"
+                log.info(message)
+                if progress:
+                    progress(message)
 
-        columns = SQL(", ").join(Identifier(c) for c in (*spec.columns, "_file_id", "_line"))
-        stream = LineStream(lines())
-        try:
-            cur.copy_expert(
-                SQL("copy {} ({}) from stdin").format(table, columns).as_string(conn), stream
-            )
-        except psycopg2.Error:
-            if stream.error is not None:
-                raise stream.error from None
-            raise
+        columns = SQL(", ").join(Identifier(c) for c in (*spec.columns, LINE, "_file_id"))
+        with BatchStream(spec.batches(path), file_id, on_batch) as stream:
+            try:
+                cur.copy_expert(
+                    SQL("copy {} ({}) from stdin with (format csv)")
+                    .format(table, columns)
+                    .as_string(conn),
+                    stream,
+                    size=1 << 20,
+                )
+            except psycopg2.Error:
+                if stream.error is not None:
+                    raise stream.error from None
+                raise
         spool.seek(0)
         cur.copy_expert(
             SQL("copy {} ({}) from stdin")

@@ -15,6 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from channel_dw.sources.columnar import Batch
 
 # One raw row: values in the order of ``SourceSpec.columns``; None is SQL NULL.
 Values = tuple[str | None, ...]
@@ -50,6 +54,16 @@ class SourceSpec:
     read: Callable[[Path], Iterator[Item]]
     description: str = ""
     json_columns: tuple[str, ...] = ()  # columns holding a JSON document (typed jsonb in raw)
+    # The columnar form of ``read`` (channel_dw.sources.columnar), when the source has one.
+    read_batches: Callable[[Path], Iterator[Batch]] | None = None
+
+    def batches(self, path: Path) -> Iterator[Batch]:
+        """The file as batches of rows and rejections: what the loading core reads."""
+        if self.read_batches is not None:
+            return self.read_batches(path)
+        from channel_dw.sources.columnar import batches_from_items
+
+        return batches_from_items(self.columns, self.read(path))
 
     def match(self, file_name: str) -> re.Match[str] | None:
         return self.file_pattern.fullmatch(file_name)

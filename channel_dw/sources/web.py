@@ -1,10 +1,13 @@
 """Reader for the website event log: ``web/web_events_YYYYMMDD.jsonl`` (or ``.jsonl.gz``).
 
-One JSON object a line, UTF-8; a name ending in ``.gz`` is read through gzip. The file is streamed
-line by line, so memory stays flat whatever its size. Each line gives one raw row of
-``raw.web_events``: the contract's keys as delivered text (stripped; empty or null -> None; a
-number or boolean as its JSON text), plus ``extra``, the keys the contract does not name, as a
-compact JSON object (None when there are none). Duplicate events (the collector retries) are all
+One JSON object a line, UTF-8; a name ending in ``.gz`` is read through gzip. The file is read in
+chunks of a few MB (:mod:`channel_dw.sources.columnar`: pyarrow parses a chunk, vectorised masks
+clear the lines that pass every row rule, the others go through :func:`_parse_line`), so memory
+stays flat whatever its size. Each line gives one raw row of ``raw.web_events``: the contract's
+keys as delivered text (stripped; empty or null -> None; a number or boolean as its JSON text),
+plus ``extra``, the keys the contract does not name that carry a value, as a compact JSON object
+(None when there are none; a vendor key given as null is dropped like a contract key given as
+null). Duplicate events (the collector retries) are all
 yielded: de-duplication is staging's job. ``line`` is the physical line, 1-based. Blank lines
 carry no record and are skipped; a UTF-8 byte-order mark on line 1 is ignored.
 
@@ -43,14 +46,20 @@ import io
 import logging
 import re
 import zlib
+from functools import partial
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import columnar as col
 from channel_dw.sources.base import (
     Item,
     Rejection,
@@ -103,21 +112,18 @@ _BOM = b"\xef\xbb\xbf"
 _GZIP_BUFFER = 1 << 20
 
 
-def read(path: Path) -> Iterator[Item]:
-    """Yield one Row or Rejection per non-blank line of a web export file."""
+def read_batches(path: Path) -> Iterator[col.Batch]:
+    """The file in batches: a chunk of lines parsed in columns, see :mod:`columnar`."""
     name = path.name
     records = 0
-    rejected = 0
-    with _open(path) as lines:
+    with _open(path) as fh:
         try:
-            for number, raw in enumerate(lines, 1):
-                item = _parse_line(number, raw, name)
-                if item is None:
-                    continue
-                records += 1
-                if item.__class__ is Rejection:
-                    rejected += 1
-                yield item
+            for data, first in col.read_chunks(fh, CHUNK_BYTES):
+                lines = col.Lines.of(data, first)
+                fast = partial(_fast_batch, name=name)
+                for batch in col.bisect(lines, fast, partial(_slow_batch, name=name)):
+                    records += batch.num_rows + len(batch.rejections)
+                    yield batch
         except (OSError, EOFError, zlib.error) as exc:
             if not name.endswith(".gz"):
                 raise  # a plain file that cannot be read is a system problem, not bad input
@@ -136,7 +142,111 @@ def read(path: Path) -> Iterator[Item]:
             message="the file holds no event at all; a website day always has events, "
             "so the export probably failed: ask the vendor to deliver it again",
         )
-    logger.debug("%s: %d records, %d quarantined", name, records, rejected)
+    logger.debug("%s: %d records", name, records)
+
+
+def read(path: Path) -> Iterator[Item]:
+    """Yield one Row or Rejection per non-blank line of a web export file, in line order."""
+    return col.items_from_batches(COLUMNS, read_batches(path))
+
+
+CHUNK_BYTES = 8 << 20
+_SCHEMA = pa.schema([(key, pa.string()) for key in _KEYS])
+_PARSE = pj.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="infer")
+_TS = (
+    rf"^{col.certain_date()}T{col.certain_time()}(?:\.[0-9]{{1,6}})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_JSON_SAFE = r'^[^"\\\x00-\x1f]*$'
+_FREE_TEXT = tuple(k for k in _KEYS if k not in ("ts", "event", "msisdn", "amount"))
+
+
+def _slow_batch(lines: col.Lines, name: str) -> col.Batch:
+    return col.batch_from_items(
+        COLUMNS, (_parse_line(lines.number(i), lines.line(i), name) for i in range(len(lines)))
+    )
+
+
+def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
+    """The chunk parsed by pyarrow; None when it cannot be (the caller halves it)."""
+    data = lines.data
+    arr = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = lines.starts, lines.ends
+    ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13))  # a \r before \n
+    filled = ends > starts
+    if not filled.any():
+        return col.Batch(col.rows_table(COLUMNS, []))
+    # Every non-empty line must look like one object: then a parsed row is a line.
+    if not (
+        (arr[starts[filled]] == 0x7B).all() and (arr[ends[filled] - 1] == 0x7D).all()
+    ):
+        return None
+    try:
+        table = pj.read_json(pa.py_buffer(data), parse_options=_PARSE)
+        if not data.isascii():  # pyarrow does not check UTF-8 while it parses
+            for column in table.columns:
+                column.validate(full=True)
+        extras = [k for k in table.column_names if k not in _KNOWN_KEYS]
+    except (pa.ArrowInvalid, UnicodeDecodeError):
+        return None  # the slow path says which line is not JSON or not UTF-8
+    index = np.flatnonzero(filled)
+    n = table.num_rows
+    if n != len(index):
+        return None
+    c = {key: table.column(key) for key in _KEYS}
+    nul = b"\\u0000" in data or b"\x00" in data
+    # ts, event, msisdn and amount are held to patterns that admit no white space.
+    masks = [col.clean_text(c[key], nul) for key in _FREE_TEXT]
+    masks += [col.present(c[k]) for k in ("event_id", "ts", "visitor_id", "event")]
+    masks.append(col.matches(c["ts"], _TS))
+    masks.append(col.one_of(c["event"], EVENTS))
+    is_biz = col.one_of(c["event"], BIZ_EVENTS)
+    biz_ok = col.one_of(c["biz_code"], BIZ_CODES)
+    result_ok = pc.or_(pc.not_equal(c["event"], "biz_result"), col.one_of(c["result"], RESULTS))
+    masks.append(pc.or_(pc.invert(is_biz), pc.and_(biz_ok, result_ok)))
+    masks.append(col.null_or(c["msisdn"], col.matches(c["msisdn"], col.MOBILE_SHAPES)))
+    masks.append(col.null_or(c["amount"], col.matches(c["amount"], col.DECIMAL)))
+    extra, extra_masks = _extra_column(table, extras)
+    if extra is None:
+        return None
+    good = col.and_all(masks + extra_masks, n)
+    fast = pa.table(
+        {
+            **{key: c[key] for key in _KEYS},
+            "extra": extra,
+            col.LINE: pa.array(index + lines.first, pa.int64()),
+        }
+    ).filter(pa.array(good))
+    slow = (_parse_line(lines.first + i, lines.line(i), name) for i in index[~good])
+    return col.combine(COLUMNS, fast, slow)
+
+
+def _extra_column(table: pa.Table, extras: list[str]) -> tuple[pa.Array | None, list]:
+    """The keys the contract does not name, with a value, as one compact JSON object per row
+    (None when a row has none), and masks that leave to the slow path what this cannot build:
+    a value that is not text, and text that needs escaping."""
+    n = table.num_rows
+    if not extras:
+        return pa.nulls(n, pa.string()), []
+    if any(orjson.dumps(k).decode() != f'"{k}"' for k in extras):
+        return None, []
+    parts, masks = [], []
+    for key in extras:
+        values = table.column(key)
+        if pa.types.is_string(values.type):
+            masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
+            part = pc.binary_join_element_wise(f'"{key}":"', values, '",', "")
+            parts.append(pc.fill_null(part, ""))
+        else:
+            masks.append(pc.is_null(values))
+    if not parts:
+        return pa.nulls(n, pa.string()), masks
+    # Each part ends in a comma: joined without a separator (null_handling="skip" drops the
+    # rows where every part is null in pyarrow 26), then the last comma becomes the brace.
+    joined = pc.binary_join_element_wise(*parts, "")
+    wrapped = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(joined, 0, -1), "}", "")
+    extra = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped)
+    return extra, masks
 
 
 def _open(path: Path) -> BinaryIO:
@@ -227,11 +337,9 @@ def _parse_line(number: int, raw: bytes, name: str) -> Item | None:
         return _reject(
             number, raw, name, "bad_amount", f"amount {amount!r} is not a decimal number of yuan"
         )
-    if _KNOWN_KEYS.issuperset(obj):
-        values.append(None)
-    else:
-        extra = {key: value for key, value in obj.items() if key not in _KNOWN_KEYS}
-        values.append(orjson.dumps(extra).decode())
+    # A vendor key given as null is no more kept than a contract key given as null.
+    extra = {k: v for k, v in obj.items() if v is not None and k not in _KNOWN_KEYS}
+    values.append(orjson.dumps(extra).decode() if extra else None)
     return Row(number, tuple(values))
 
 
@@ -322,6 +430,7 @@ SPEC = SourceSpec(
     file_pattern=re.compile(r"web_events_(?P<date>\d{8})\.jsonl(\.gz)?"),
     columns=COLUMNS,
     read=read,
+    read_batches=read_batches,
     description="Website (网上营业厅) event log, one JSON object a line, plain or gzip.",
     json_columns=("extra",),
 )

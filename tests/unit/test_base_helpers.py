@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import date
 
 import pytest
 
-from channel_dw.ingest.copy_stream import LineStream, copy_field, copy_line
+from channel_dw.errors import FileRejected
+from channel_dw.ingest.copy_stream import BatchStream, copy_field, copy_line
 from channel_dw.ingest.runner import discover
-from channel_dw.sources.base import is_landline, is_masked_msisdn, normalise_msisdn
+from channel_dw.sources.base import Rejection, Row, is_landline, is_masked_msisdn, normalise_msisdn
+from channel_dw.sources.columnar import Batch, rows_table
 
 
 @pytest.mark.parametrize(
@@ -49,15 +53,57 @@ def test_copy_fields_escape_what_copy_text_format_would_misread():
     assert copy_line(["x", None, "太原"]) == "x\t\\N\t太原\n"
 
 
-def test_line_stream_hands_out_every_line_once_in_bounded_chunks():
-    lines = (f"{i}\n" for i in range(100_000))
-    stream = LineStream(lines, chunk_chars=1000)
+def _read_all(stream: BatchStream) -> bytes:
     chunks = []
-    while chunk := stream.read(8192):
+    while chunk := stream.read(1 << 20):
         chunks.append(chunk)
-    data = b"".join(chunks).decode()
-    assert data.splitlines() == [str(i) for i in range(100_000)]
-    assert max(len(c) for c in chunks) < 8192 + 10
+    return b"".join(chunks)
+
+
+def test_batch_stream_sends_every_row_once_as_csv_keeping_null_and_empty_apart():
+    columns = ("a", "b")
+    batches = [
+        Batch(rows_table(columns, [Row(1, ("x", None)), Row(2, ("", 'say "hi", then\nleave'))])),
+        Batch(rows_table(columns, []), [Rejection(3, "bad_value", "b is odd", "raw")]),
+        Batch(rows_table(columns, [Row(4, ("太原", "nul\x00byte"))])),
+    ]
+    seen = []
+    with BatchStream(iter(batches), 42, seen.append) as stream:
+        data = _read_all(stream)
+
+    assert seen == batches
+    # PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one the empty text.
+    assert data.decode().splitlines()[0] == '"x",,1,42'
+    assert data.decode().startswith('"x",,1,42\n"","say ""hi"", then\nleave",2,42\n')
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    assert rows == [
+        ["x", "", "1", "42"],
+        ["", 'say "hi", then\nleave', "2", "42"],
+        ["太原", "nulbyte", "4", "42"],  # PostgreSQL text cannot hold NUL: it is dropped
+    ]
+
+
+def test_batch_stream_raises_the_readers_error_from_read():
+    def batches():
+        yield Batch(rows_table(("a",), [Row(1, ("x",))]))
+        raise FileRejected("f.txt", 9, "bad_trailer", "the trailer says 3 records")
+
+    with BatchStream(batches(), 1, lambda b: None) as stream, pytest.raises(FileRejected):
+        _read_all(stream)
+    assert stream.error is not None and stream.error.rule == "bad_trailer"
+
+
+def test_batch_stream_stops_its_reader_when_the_copy_gives_up_early():
+    pulled = []
+
+    def batches():
+        for i in range(1, 1000):
+            pulled.append(i)
+            yield Batch(rows_table(("a",), [Row(i, (str(i),))]))
+
+    with BatchStream(batches(), 1, lambda b: None, queued=2) as stream:
+        stream.read()
+    assert len(pulled) < 10  # the queue holds a few chunks, not the whole file
 
 
 def test_discover_orders_by_date_then_crm_first_and_ignores_in_flight_files(tmp_path):
@@ -84,23 +130,3 @@ def test_discover_orders_by_date_then_crm_first_and_ignores_in_flight_files(tmp_
     assert [p.name for p in unrecognised] == ["readme.txt"]
     only = discover(tmp_path, sources=["web"], start=date(2026, 10, 2), end=date(2026, 10, 2))[0]
     assert [f.path.name for f in only] == ["web_events_20261002.jsonl"]
-
-
-@pytest.mark.parametrize(
-    "values",
-    [
-        ("a", "b", "c"),
-        ("a", None, "c"),
-        (None, None, None),
-        ("tab\there", None, "x"),
-        ("back\\slash", None, "x"),
-        ("\\N", "b", "c"),
-        ("line\nbreak", "cr\r", None),
-        ("nul\x00", None, "z"),
-        ("太原", "", None),
-    ],
-)
-def test_fast_copy_row_equals_the_field_by_field_encoding(values):
-    from channel_dw.ingest.copy_stream import copy_row
-
-    assert copy_row(values) + "\n" == copy_line(values)

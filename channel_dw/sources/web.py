@@ -46,9 +46,9 @@ import io
 import logging
 import re
 import zlib
-from functools import partial
 from collections.abc import Iterator
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO
 

@@ -119,9 +119,7 @@ def items_from_batches(columns: Sequence[str], batches: Iterable[Batch]) -> Iter
         yield from sorted([*rows, *batch.rejections], key=lambda item: item.line)
 
 
-def combine(
-    columns: Sequence[str], fast: pa.Table, slow_items: Iterable[Item | None]
-) -> Batch:
+def combine(columns: Sequence[str], fast: pa.Table, slow_items: Iterable[Item | None]) -> Batch:
     """A batch of the fast rows and whatever the per-record path made of the others."""
     slow = batch_from_items(columns, slow_items)
     if slow.num_rows:
@@ -263,4 +261,3 @@ def bisect(
     mid = len(lines) // 2
     yield from bisect(lines.slice(0, mid), fast, slow, smallest)
     yield from bisect(lines.slice(mid, len(lines)), fast, slow, smallest)
-

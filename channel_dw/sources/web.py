@@ -177,9 +177,7 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
     if not filled.any():
         return col.Batch(col.rows_table(COLUMNS, []))
     # Every non-empty line must look like one object: then a parsed row is a line.
-    if not (
-        (arr[starts[filled]] == 0x7B).all() and (arr[ends[filled] - 1] == 0x7D).all()
-    ):
+    if not ((arr[starts[filled]] == 0x7B).all() and (arr[ends[filled] - 1] == 0x7D).all()):
         return None
     try:
         table = pj.read_json(pa.py_buffer(data), parse_options=_PARSE)

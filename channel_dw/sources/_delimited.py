@@ -246,54 +246,69 @@ def read_delimited(path: Path, layout: DelimitedLayout) -> Iterator[Item]:
             binary.seek(0)
         encoding = "utf-8" if has_bom else layout.encoding
         consumed: list[str] = []  # the physical lines of the record being read
-        records = csv.reader(_decoded_lines(binary, encoding, path.name, consumed))
-        order = _header_order(records, path.name, layout, encoding, has_bom, consumed)
-        width = len(order)
-        columns = layout.header
-        rows = rejected = 0
-        while True:
-            line = records.line_num + 1
-            consumed.clear()
-            try:
-                record = next(records)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise FileRejected(
-                    path.name,
-                    line,
-                    "unreadable",
-                    f"the CSV cannot be split here: {exc}",
-                    _joined(consumed)[:1000],
-                ) from exc
-            if not record or (len(record) == 1 and not record[0].strip()):
-                continue  # a blank line holds no record
-            if len(record) != width:
-                rejected += 1
-                yield Rejection(
-                    line,
-                    "wrong_column_count",
-                    _count_message(width, len(record)),
-                    _joined(consumed),
-                )
-                continue
-            values = tuple([record[i].strip() or None for i in order])
-            checks = RowChecks()
-            layout.check(dict(zip(columns, values, strict=True)), checks)
-            if checks.problems:
-                rejected += 1
-                yield checks.rejection(line, _joined(consumed))
-            else:
-                rows += 1
-                yield Row(line, values)
-        log.debug("%s: %d rows, %d rejected (%s)", path.name, rows, rejected, encoding)
+        header = csv.reader(_decoded_lines(binary, encoding, path.name, consumed))
+        order = _header_order(header, path.name, layout, encoding, has_bom, consumed)
+        yield from records_of(binary, header.line_num + 1, encoding, path.name, order, layout)
+
+
+def records_of(
+    binary: Iterable[bytes],
+    first: int,
+    encoding: str,
+    file_name: str,
+    order: list[int],
+    layout: DelimitedLayout,
+) -> Iterator[Item]:
+    """The items of the records on these physical lines, the first of which is line ``first``;
+    ``order`` gives each contract column's position in the file."""
+    consumed: list[str] = []  # the physical lines of the record being read
+    records = csv.reader(_decoded_lines(binary, encoding, file_name, consumed, first))
+    width = len(order)
+    columns = layout.header
+    rows = rejected = 0
+    while True:
+        line = first + records.line_num
+        consumed.clear()
+        try:
+            record = next(records)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise FileRejected(
+                file_name,
+                line,
+                "unreadable",
+                f"the CSV cannot be split here: {exc}",
+                _joined(consumed)[:1000],
+            ) from exc
+        if not record or (len(record) == 1 and not record[0].strip()):
+            continue  # a blank line holds no record
+        if len(record) != width:
+            rejected += 1
+            yield Rejection(
+                line,
+                "wrong_column_count",
+                _count_message(width, len(record)),
+                _joined(consumed),
+            )
+            continue
+        values = tuple([record[i].strip() or None for i in order])
+        checks = RowChecks()
+        layout.check(dict(zip(columns, values, strict=True)), checks)
+        if checks.problems:
+            rejected += 1
+            yield checks.rejection(line, _joined(consumed))
+        else:
+            rows += 1
+            yield Row(line, values)
+    log.debug("%s: %d rows, %d rejected (%s)", file_name, rows, rejected, encoding)
 
 
 def _decoded_lines(
-    binary: Iterable[bytes], encoding: str, file_name: str, consumed: list[str]
+    binary: Iterable[bytes], encoding: str, file_name: str, consumed: list[str], first: int = 1
 ) -> Iterator[str]:
     """The file's physical lines as text; a line that does not decode rejects the file."""
-    for number, raw in enumerate(binary, start=1):
+    for number, raw in enumerate(binary, start=first):
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:

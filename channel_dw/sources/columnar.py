@@ -30,7 +30,7 @@ from channel_dw.sources.base import Item, Rejection, Row
 LINE = "_line"
 
 # Mobile numbers in the delivered shapes that normalise_msisdn() certainly accepts.
-MOBILE_SHAPES = r"^(?:\+86|0086|86)?[ -]?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}$"
+MOBILE_SHAPES = r"^(?:(?:\+86|0086|86)[ -]?)?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}$"
 DECIMAL = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"
 
 
@@ -220,10 +220,12 @@ class Lines:
         return Lines(data, self.starts[lo:hi] - a, self.ends[lo:hi] - a, self.first + lo)
 
 
-def read_chunks(fh, size: int) -> Iterator[tuple[bytes, int]]:
+def read_chunks(
+    fh, size: int, first: int = 1, quote: bytes | None = None
+) -> Iterator[tuple[bytes, int]]:
     """The file in chunks of about ``size`` bytes cut after a ``\\n``, each with the number of
-    its first line."""
-    first = 1
+    its first line. With ``quote``, a chunk is cut only where an even number of quote characters
+    came before it (a CSV record with a quoted line break stays whole)."""
     rest = b""
     while True:
         block = fh.read(size)
@@ -231,6 +233,9 @@ def read_chunks(fh, size: int) -> Iterator[tuple[bytes, int]]:
             break
         data = rest + block
         cut = data.rfind(b"\n") + 1
+        if quote is not None:
+            while cut and data.count(quote, 0, cut) % 2:
+                cut = data.rfind(b"\n", 0, cut - 1) + 1
         if cut == 0:
             rest = data
             continue
@@ -246,18 +251,20 @@ def bisect(
     fast: Callable[[Lines], Batch | None],
     slow: Callable[[Lines], Batch],
     smallest: int = 256,
+    split: Callable[[Lines], int | None] = lambda lines: len(lines) // 2,
 ) -> Iterator[Batch]:
     """The batches of a chunk: the fast path where it can parse, halving the chunk around what it
-    cannot, and the per-record path for pieces of ``smallest`` lines or fewer."""
+    cannot (at ``split``, None when it cannot be split), and the per-record path for pieces of
+    ``smallest`` lines or fewer."""
     if len(lines) == 0:
         return
     batch = fast(lines)
     if batch is not None:
         yield batch
         return
-    if len(lines) <= smallest:
+    mid = split(lines) if len(lines) > smallest else None
+    if mid is None:
         yield slow(lines)
         return
-    mid = len(lines) // 2
-    yield from bisect(lines.slice(0, mid), fast, slow, smallest)
-    yield from bisect(lines.slice(mid, len(lines)), fast, slow, smallest)
+    yield from bisect(lines.slice(0, mid), fast, slow, smallest, split)
+    yield from bisect(lines.slice(mid, len(lines)), fast, slow, smallest, split)

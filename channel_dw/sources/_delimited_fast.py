@@ -1,0 +1,218 @@
+"""The columnar path of the delimited readers (hotline, halls, crm): see :mod:`columnar`.
+
+The header is read and judged by :mod:`_delimited` as before. The rest of the file is read in
+chunks cut at a line end outside quotes, transcoded to UTF-8 (GBK for the hotline), parsed by
+pyarrow's CSV reader into text columns, and each source's ``clear`` function gives vectorised
+masks of the records that certainly pass its row rules (written with the helpers below, which
+admit a subset of what :class:`_delimited.RowChecks` admits). Every other record, a chunk pyarrow
+cannot split, and a chunk that does not decode go through the per-record path of
+:mod:`_delimited`, which decides rule, message and line.
+
+A record the fast path takes has no quote character on its line (so a record is a line), no
+value with white space at either end, and no NUL; an empty value is NULL, as ``strip() or None``
+makes it. ``clear`` returns a mask per column it constrains (their patterns admit no white space
+at either end) and may add cross-field masks under other keys; the other columns are checked for
+white space.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from channel_dw.sources import columnar as col
+from channel_dw.sources._delimited import (
+    UTF8_BOM,
+    DelimitedLayout,
+    _decoded_lines,
+    _header_order,
+    read_delimited,
+    records_of,
+)
+from channel_dw.sources.base import REGION_CODES
+from channel_dw.sources.columnar import items_from_batches
+
+__all__ = ["items_from_batches", "read_delimited_batches"]
+
+CHUNK_BYTES = 8 << 20
+Mask = pa.Array | pa.ChunkedArray
+Columns = dict[str, pa.Array]
+
+# --- masks for the row checks of RowChecks: True where the value certainly passes -------------
+
+LOCAL_DATETIME = rf"^{col.certain_date()} {col.certain_time()}$"
+LOCAL_DATE = rf"^{col.certain_date()}$"
+LANDLINE = r"^0[0-9]{2,3}-?[0-9]{7,8}$"
+DECIMAL_YUAN = r"^-?[0-9]+(?:\.[0-9]{1,2})?$"
+HALL_CODE = rf"^(?:{'|'.join(sorted(REGION_CODES))})-[0-9]{{4}}$"
+
+
+def required(values: Mask, test: Callable[[Mask], Mask] | None = None) -> Mask:
+    """Present, and passing ``test`` when one is given."""
+    if test is None:
+        return pc.is_valid(values)
+    return pc.and_(pc.is_valid(values), pc.fill_null(test(values), False))
+
+
+def optional(values: Mask, test: Callable[[Mask], Mask]) -> Mask:
+    """Empty, or passing ``test``."""
+    return col.null_or(values, test(values))
+
+
+def pattern(regex: str) -> Callable[[Mask], Mask]:
+    return partial(col.matches, pattern=regex)
+
+
+def member_of(allowed: Sequence[str]) -> Callable[[Mask], Mask]:
+    return partial(col.one_of, values=allowed)
+
+
+local_datetime = pattern(LOCAL_DATETIME)
+local_date = pattern(LOCAL_DATE)
+mobile = pattern(col.MOBILE_SHAPES)
+mobile_or_landline = pattern(f"{col.MOBILE_SHAPES}|{LANDLINE}")
+decimal = pattern(DECIMAL_YUAN)
+region = member_of(sorted(REGION_CODES))
+hall_code = pattern(HALL_CODE)
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def read_delimited_batches(
+    path: Path,
+    layout: DelimitedLayout,
+    columns: Sequence[str],
+    clear: Callable[[Columns], dict[str, Mask]],
+) -> Iterator[col.Batch]:
+    """The batches of a delimited export; ``clear`` gives the source's vectorised row rules over
+    its values by contract column name."""
+    name = path.name
+    with path.open("rb") as binary:
+        has_bom = binary.read(len(UTF8_BOM)) == UTF8_BOM
+        if not has_bom:
+            binary.seek(0)
+        encoding = "utf-8" if has_bom else layout.encoding
+        first_line = binary.readline()
+        if first_line.count(b'"') % 2:  # a header over several lines: the per-record path
+            binary.close()
+            yield from col.batches_from_items(columns, read_delimited(path, layout))
+            return
+        consumed: list[str] = []
+        header = csv.reader(_decoded_lines([first_line], encoding, name, consumed))
+        order = _header_order(header, name, layout, encoding, has_bom, consumed)
+        reader = _ChunkReader(name, layout, columns, order, clear)
+        for data, first in col.read_chunks(binary, CHUNK_BYTES, first=2, quote=b'"'):
+            yield from reader.batches(data, first, encoding)
+
+
+class _ChunkReader:
+    def __init__(self, name, layout, columns, order, clear) -> None:
+        self.name = name
+        self.layout = layout
+        self.columns = tuple(columns)
+        self.order = order  # order[k]: the file position of contract column k
+        self.clear = clear
+        names = [f"f{i}" for i in range(len(order))]
+        self.read_options = pcsv.ReadOptions(column_names=names, block_size=1 << 20)
+        self.convert_options = pcsv.ConvertOptions(  # an empty value is NULL
+            column_types={n: pa.string() for n in names},
+            null_values=[""],
+            strings_can_be_null=True,
+        )
+
+    def batches(self, data: bytes, first: int, encoding: str) -> Iterator[col.Batch]:
+        if encoding == "utf-8" or data.isascii():
+            utf8, fast = data, self._fast
+        else:
+            try:
+                utf8 = data.decode(encoding).encode("utf-8")
+            except UnicodeDecodeError as exc:
+                # The lines before the one that does not decode load as usual; from that line on
+                # the per-record path reads, and names the line.
+                cut = data.rfind(b"\n", 0, exc.start) + 1
+                if data.count(b'"', 0, cut) % 2:
+                    cut = 0
+                if cut:
+                    yield from self.batches(data[:cut], first, encoding)
+                rest = col.Lines.of(data[cut:], first + data.count(b"\n", 0, cut))
+                yield self._slow(rest, encoding)
+                return
+            fast = partial(self._fast, transcoded=True)
+        lines = col.Lines.of(utf8, first)
+        yield from col.bisect(
+            lines, fast, partial(self._slow, encoding="utf-8"), split=_quote_safe_split
+        )
+
+    def _slow(self, lines: col.Lines, encoding: str) -> col.Batch:
+        physical = [lines.line(i) for i in range(len(lines))]
+        items = records_of(physical, lines.first, encoding, self.name, self.order, self.layout)
+        return col.batch_from_items(self.columns, items)
+
+    def _fast(self, lines: col.Lines, transcoded: bool = False) -> col.Batch | None:
+        data = lines.data
+        if b"\x00" in data:
+            return None
+        arr = np.frombuffer(data, dtype=np.uint8)
+        starts, ends = lines.starts, lines.ends
+        ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == 13))
+        filled = ends > starts
+        quoted = np.zeros(len(lines), dtype=bool)
+        if b'"' in data:
+            quotes = np.concatenate(([0], np.cumsum(arr == 0x22)))
+            per_line = quotes[lines.ends] - quotes[lines.starts]
+            if (per_line % 2).any():
+                return None  # a record over several lines
+            quoted = per_line > 0
+        if not (transcoded or data.isascii()):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        try:
+            table = pcsv.read_csv(
+                pa.py_buffer(data),
+                read_options=self.read_options,
+                convert_options=self.convert_options,
+            )
+        except pa.ArrowInvalid:
+            return None  # a record with another number of fields, ...
+        index = np.flatnonzero(filled)
+        if table.num_rows != len(index):
+            return None
+        values = {c: table.column(self.order[k]) for k, c in enumerate(self.columns)}
+        rules = self.clear(values)
+        masks = [
+            *rules.values(),
+            *(col.clean_text(v, nul_possible=False) for c, v in values.items() if c not in rules),
+        ]
+        good = col.and_all(masks, table.num_rows) & ~quoted[index]
+        fast = pa.table({**values, col.LINE: pa.array(index + lines.first, pa.int64())}).filter(
+            pa.array(good)
+        )
+        slow = [lines.line(i) for i in index[~good]]
+        slow_lines = index[~good] + lines.first
+        items = (
+            item
+            for line, number in zip(slow, slow_lines, strict=True)
+            for item in records_of([line], int(number), "utf-8", self.name, self.order, self.layout)
+        )
+        return col.combine(self.columns, fast, items)
+
+
+def _quote_safe_split(lines: col.Lines) -> int | None:
+    """A line index near the middle where no quoted value is open, or None."""
+    arr = np.frombuffer(lines.data, dtype=np.uint8)
+    quotes = np.concatenate(([0], np.cumsum(arr == 0x22)))
+    even = np.flatnonzero(quotes[lines.starts] % 2 == 0)
+    even = even[(even > 0) & (even < len(lines))]
+    if not len(even):
+        return None
+    return int(even[np.argmin(np.abs(even - len(lines) // 2))])

@@ -133,7 +133,9 @@ def test_many_chunks_with_planted_faults_give_what_the_per_record_path_gives(
 
 
 @pytest.mark.parametrize("source", sorted(CASES))
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_random_values_never_pass_the_columnar_path_differently(source, tmp_path, data):
     module, good, name, encoding = CASES[source]

@@ -183,7 +183,8 @@ def test_failure_in_the_middle_of_copy_leaves_nothing_and_the_retry_completes(
                 raise OSError("connection to the landing share lost")
             yield item
 
-    broken = type(SMS)(**{**SMS.__dict__, "read": dies_half_way})
+    # The per-record form, so the failure comes half-way through the COPY's stream of batches.
+    broken = type(SMS)(**{**SMS.__dict__, "read": dies_half_way, "read_batches": None})
     with pytest.raises(OSError, match="landing share"):
         load_file(broken, path, s=warehouse, run_checks=False)
 

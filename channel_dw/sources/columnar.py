@@ -140,18 +140,25 @@ def and_all(masks: Iterable[pa.Array | pa.ChunkedArray], n: int) -> np.ndarray:
     return out
 
 
-# Every character str.strip() removes (str.isspace()).
-_SPACES = pa.array(sorted(c for c in map(chr, range(0x3001)) if c.isspace()), pa.string())
+# str.strip() removes the characters for which str.isspace() is true. In UTF-8 each of them starts
+# with one of _FIRST_BYTES and ends with one of _LAST_BYTES, so a value whose first and last bytes
+# are in neither set certainly has none at either end (a CJK character that happens to end in one
+# of those bytes only sends its value to the per-record path).
+_SPACES = [c.encode() for c in map(chr, range(0x3001)) if c.isspace()]
+_FIRST_BYTES = pa.array(sorted({bytes([c[0]]) for c in _SPACES}), pa.binary())
+_LAST_BYTES = pa.array(sorted({bytes([c[-1]]) for c in _SPACES}), pa.binary())
 
 
 def clean_text(col: pa.Array | pa.ChunkedArray, nul_possible: bool = True) -> pa.Array:
     """Null, or text that strip() leaves alone and that is not empty; with ``nul_possible``
     also free of NUL (False when the caller knows the chunk has none)."""
-    first = pc.utf8_slice_codeunits(col, 0, 1)
-    last = pc.utf8_slice_codeunits(col, -1, None)
+    raw = col.cast(pa.binary())
     dirty = pc.or_(
-        pc.or_(pc.is_in(first, value_set=_SPACES), pc.is_in(last, value_set=_SPACES)),
-        pc.equal(first, ""),
+        pc.or_(
+            pc.is_in(pc.binary_slice(raw, 0, 1), value_set=_FIRST_BYTES),
+            pc.is_in(pc.binary_slice(raw, -1, None), value_set=_LAST_BYTES),
+        ),
+        pc.equal(pc.binary_length(raw), 0),
     )
     if nul_possible:
         dirty = pc.or_(dirty, pc.match_substring(col, "\x00"))

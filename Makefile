@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test unit integration lint lint-sql fix bench bench-mart setup db-stop clean
+.PHONY: demo test unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
 
 VENV := .venv/bin
 
@@ -39,6 +39,12 @@ bench: setup  ## loader throughput vs raw COPY, and peak memory (see bench/READM
 
 bench-mart: setup  ## dbt mart: full build of a month, then a one-day incremental build
 	$(VENV)/python bench/bench_mart.py
+
+bench-scale: setup  ## a month at province volume (10 M records): generate, ingest, dbt build, report; target <= 15 min
+	$(VENV)/python bench/bench_scale.py
+
+bench-history: setup  ## one incremental day on 12 months of history vs on one month
+	$(VENV)/python bench/bench_history.py
 
 db-stop: setup
 	$(VENV)/channel-dw db stop

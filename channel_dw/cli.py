@@ -104,15 +104,36 @@ def db_url() -> None:
 @click.option("--start", callback=_date, default="2026-10-01", show_default=True)
 @click.option("--end", callback=_date, default="2026-10-31", show_default=True)
 @click.option("--customers", default=2000, show_default=True, type=click.IntRange(10))
+@click.option(
+    "--records-per-month",
+    type=click.IntRange(1000),
+    help="Instead of --customers: as many customers as make about this many records in the"
+    " month of --start across the seven sources, CRM snapshot included (10000000: a province,"
+    " about 1.2 million customers). Files are written streaming; memory stays under 200 MB.",
+)
 @click.option("--seed", default=42, show_default=True)
 @click.option("--landing", type=click.Path(path_type=Path), help="Default: $DW_LANDING.")
-def generate(start: date, end: date, customers: int, seed: int, landing: Path | None) -> None:
+@click.pass_context
+def generate(
+    ctx: click.Context,
+    start: date,
+    end: date,
+    customers: int,
+    records_per_month: int | None,
+    seed: int,
+    landing: Path | None,
+) -> None:
     """Write a realistic, deterministic landing folder for a date range (all seven sources)."""
-    from channel_dw.generate import generate_landing
+    from channel_dw.generate import customers_for_records, generate_landing
 
     root = landing or settings().landing
     if end < start:
         raise click.BadParameter("--end is before --start")
+    if records_per_month is not None:
+        if ctx.get_parameter_source("customers") is not click.core.ParameterSource.DEFAULT:
+            raise click.UsageError("give --customers or --records-per-month, not both")
+        customers = customers_for_records(records_per_month, start)
+        _say(f"{records_per_month:,} records a month: {customers:,} customers")
     t0 = time.monotonic()
     summary = generate_landing(root, start, end, customers=customers, seed=seed, progress=_say)
     _say(f"wrote {root} in {time.monotonic() - t0:.1f}s")

@@ -50,7 +50,8 @@ APP_CODES: tuple[tuple[str, int, float, tuple[int | None, ...]], ...] = (
 _CODE_TABLE = bytes(i for i, c in enumerate(APP_CODES) for _ in range(c[1]))  # 100 entries
 _ERRORS = ("E1001", "E2003", "E3005", "TIMEOUT", "E9999")
 _UNKNOWN_CODES = ("GIFT01", "LOTTO01", "XYZ01")
-_BAD_TIMES = ('"17592777021x3"', '"2026-10-01 08:00"', "null", '""')
+# not an integer, so the reader's bad_timestamp (a null or empty time_ms is its missing_field)
+_BAD_TIMES = ('"17592777021x3"', '"2026-10-01 08:00"', '"2026-10-01T08:00:00+08:00"', '"NaN"')
 _VIEWS = ("home", "bill", "package", "flow", "mall", "me", "service")
 _SCORES = (5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 4, 4, 4, 4, 4, 3, 3, 2, 1, 1)
 GUEST_SHARE = 0.06

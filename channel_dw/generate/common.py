@@ -93,6 +93,7 @@ class StoreOrder:
     first_file: str = ""
     first_line: int = 0
     last_status: str = ""
+    listed: bool = False  # a status change is in the manifest: so are its later ones
 
 
 @dataclass(slots=True)

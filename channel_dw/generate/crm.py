@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import csv
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 from channel_dw.generate.clock import CURVE_CRM, hms_table, hour_table, random_second
-from channel_dw.generate.common import FileJob, World, open_text
+from channel_dw.generate.common import FileJob, World, clean_job, open_text
 from channel_dw.generate.people import (
     ACTIVE,
     CLOSED,
@@ -240,3 +241,10 @@ _EXPECT = {
     "crm_email_change": "history_kept",
     "crm_msisdn_change": "both_numbers_identify",
 }
+
+
+def write_crm_customers(path: Path, rows: int, seed: int = 1, day: date = date(2026, 10, 1)) -> int:
+    """One big valid CRM snapshot of about ``rows`` customers (benchmarks); returns the count."""
+    world, job = clean_job("crm", path, rows, seed, day)
+    world = World(Population(rows, seed, day, 1), seed, day, 1, job.plants)
+    return write_crm_snapshot(job, world)

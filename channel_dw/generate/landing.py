@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from channel_dw.generate import app, crm, halls, hotline, sms, stores, web
-from channel_dw.generate.clock import daily_volume
+from channel_dw.generate.clock import daily_volume, day_factor
 from channel_dw.generate.common import FileJob, Specials, World, rng_for
 from channel_dw.generate.people import Population, derive_seed, mix64
 from channel_dw.generate.plants import (
@@ -56,12 +56,17 @@ RULES: dict[str, tuple[str, ...]] = {
     "stores": ROW_RULES,
     "crm": (RULE_BAD_TIMESTAMP, RULE_BAD_MSISDN),
 }
+# records written per record of RATES, beyond the rate itself (October 2026, 1.4 M customers):
+# web retries and registrations, app registrations, store orders reappearing with a new status,
+# hall openings and pickups
+EXTRA_RECORDS: dict[str, float] = {"web": 1.05, "app": 1.05, "stores": 1.8, "halls": 1.02}
 LATE_SOURCES = frozenset({"web", "app", "hotline", "sms", "halls"})
 GZIP_WEEKDAY_INDEX = 5  # web files of day index 5, 12, 19 ... are gzipped
 REDELIVERIES = "_redeliveries"
 IDENTICAL, CORRECTED, LATE = "01_identical", "02_corrected", "03_late"
 LISTED_LATE_LINES = 20
 MANIFEST_VERSION = 1
+PROVINCE_RECORDS_PER_MONTH = 10_000_000  # web, app, hotline, sms, halls, stores and crm together
 
 
 @dataclass
@@ -101,6 +106,19 @@ class GenerationSummary:
     def records_per_second(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
 
+    def __str__(self) -> str:
+        """A few lines for people; the full list of planted cases is in the manifest."""
+        per_source = ", ".join(f"{s} {c.records:,}" for s, c in self.sources.items())
+        planted = ", ".join(f"{k} {n:,}" for k, n in self.awkward_counts.items())
+        return (
+            f"{self.start}..{self.end}, {self.customers:,} customers, seed {self.seed}:"
+            f" {self.files:,} files, {self.records:,} records in {self.seconds:.1f}s"
+            f" ({self.records_per_second:,.0f} records/s)\n"
+            f"records: {per_source}\n"
+            f"planted: {planted}\n"
+            f"redeliveries: {len(self.redeliveries)}; manifest: {self.manifest}"
+        )
+
 
 def file_name(source: str, day: date, platform: str = "", gz: bool = False) -> str:
     """The contract's file name of a source and day, relative to the landing root."""
@@ -115,6 +133,41 @@ def file_name(source: str, day: date, platform: str = "", gz: bool = False) -> s
         "stores": f"stores/{platform}_orders_{ymd}.xlsx",
         "halls": f"halls/hall_txn_{ymd}.csv",
     }[source]
+
+
+def month_of(day: date) -> tuple[date, int]:
+    """The first day of ``day``'s calendar month and the number of days in it."""
+    first = day.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, (following - first).days
+
+
+def records_per_customer(start: date, days: int) -> float:
+    """Records one customer brings to a landing of ``days`` days from ``start``, on average.
+
+    The first CRM file is a full snapshot (one row per customer, those opened in the window
+    arrive in the deltas instead), then every source's daily rate (:data:`RATES`) with its weekday
+    and holiday factors and the records that come with them (:data:`EXTRA_RECORDS`).
+    """
+    daily = sum(
+        RATES[source]
+        * EXTRA_RECORDS.get(source, 1.0)
+        * day_factor(source, start + timedelta(days=d))
+        for source in SOURCES
+        for d in range(days)
+    )
+    return 1.0 + daily
+
+
+def customers_for_records(records_per_month: int, start: date) -> int:
+    """The population whose landing for the calendar month of ``start`` holds about
+    ``records_per_month`` records across the seven sources (the CRM snapshot included).
+
+    October 2026 brings about 8.3 records per customer, so a province's 10 million records a
+    month take about 1.2 million customers.
+    """
+    first, days = month_of(start)
+    return max(20, round(records_per_month / records_per_customer(first, days)))
 
 
 def choose_specials(days: int) -> Specials:
@@ -424,7 +477,13 @@ class _Generator:
         pick = rng_for(self.seed, "corrected", d)
         candidates = [k for k in range(before) if k not in bad_positions]
         chosen = pick.sample(candidates, min(len(candidates), 5))
-        fix = hotline.Correction(drop=set(chosen[:2]), amend=set(chosen[2:]), extra=3)
+        drop = chosen[:2]
+        # a dropped call moves every later line up: keep the drops after the listed lines
+        last = max(self.listed_lines(name), default=0) - 2
+        if drop and min(drop) <= last:
+            later = [k for k in candidates if k > last and k not in chosen]
+            drop = pick.sample(later, min(len(later), 2))
+        fix = hotline.Correction(drop=set(drop), amend=set(chosen[2:]), extra=3)
         job = self.job(
             "hotline", d, name, target, landing=False, root=self.root / REDELIVERIES / CORRECTED
         )
@@ -442,6 +501,18 @@ class _Generator:
             added=fix.added,
             fixed_bad_row_lines=sorted(fixed_lines),
         )
+
+    def listed_lines(self, name: str) -> list[int]:
+        """Lines of a file that the manifest names, other than bad rows (lines of text files)."""
+        lines: list[int] = []
+        for p in self.plants.items:
+            if p.file != name or p.kind == "bad_row":
+                continue
+            if p.line is not None:
+                lines.append(p.line)
+            if p.kind == "late_records":
+                lines.extend(p.detail["lines"])
+        return lines
 
     def identical(self) -> None:
         assert self.specials is not None

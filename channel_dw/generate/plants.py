@@ -87,14 +87,16 @@ class Plants:
         rule: str | None = None,
         cap: int | None = None,
         **detail: Any,
-    ) -> None:
+    ) -> bool:
+        """Count the case; list it unless ``cap`` cases of its kind are listed. True if listed."""
         if not self.enabled:
-            return
+            return False
         self.counts[kind] += 1
         if cap is not None and self._listed[kind] >= cap:
-            return
+            return False
         self._listed[kind] += 1
         self.items.append(Planted(kind, expect, source, file, line, rule, detail))
+        return True
 
     def bad_row(
         self, source: str, file: str, line: int, rule: str, key: str, column: str, value: Any

@@ -388,7 +388,8 @@ def _note(
                 cap=3,
             )
         return
-    plants.add(
+    # an order listed once is followed past the cap, so its last listed status is its latest
+    listed = plants.add(
         "store_status_change",
         "latest_status_wins",
         source="stores",
@@ -400,11 +401,30 @@ def _note(
         first_line=order.first_line,
         status_before=STATUS_TEXT[order.platform][order.last_status],
         status_after=STATUS_TEXT[order.platform][status],
-        cap=EXAMPLE_CAP,
+        cap=None if order.listed else EXAMPLE_CAP,
     )
+    order.listed = order.listed or listed
     order.last_status = status
 
 
 def forget_day(world: World, day: date) -> None:
     """Drop the status changes of a day once every platform file of the day is written."""
     world.store_updates.pop(day, None)
+
+
+from pathlib import Path  # noqa: E402  (appended for the bulk writer below)
+
+from channel_dw.generate.common import clean_job  # noqa: E402
+
+
+def write_store_orders(path: Path, rows: int, seed: int = 1, day: date = date(2026, 10, 1)) -> int:
+    """One big valid store order workbook of ``rows`` orders (benchmarks); returns the rows.
+
+    The platform comes from the file name (``<platform>_orders_YYYYMMDD.xlsx``); whether times are
+    Excel datetimes and amounts numbers follows the seed, the day and the platform, as in a landing.
+    """
+    platform = path.name.split("_", 1)[0]
+    if platform not in PLATFORMS:
+        raise ValueError(f"{path.name} is not a <platform>_orders_YYYYMMDD.xlsx name")
+    world, job = clean_job("stores", path, rows, seed, day)
+    return write_store_file(job, world, platform)

@@ -38,7 +38,7 @@ def certain_date(sep: str = "-") -> str:
     """A regular expression (no anchors) for ``YYYY-MM-DD`` dates that certainly exist: the 29th
     of February (leap years) is left to the slow path, which asks the calendar."""
     return (
-        rf"[0-9]{{4}}{sep}(?:(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|1[0-9]|2[0-8])"
+        rf"[1-9][0-9]{{3}}{sep}(?:(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|1[0-9]|2[0-8])"
         rf"|(?:0[13-9]|1[0-2]){sep}(?:29|30)|(?:0[13578]|1[02]){sep}31)"
     )
 

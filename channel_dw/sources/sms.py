@@ -2,11 +2,13 @@
 
 UTF-8, pipe separated, no header, one record a line:
 ``msg_id|msisdn|recv_time|command|reply_code|amount_fen|region``, and a last line
-``#TRAILER|<record_count>|<sum_of_amount_fen>``. The file is streamed line by line, holding one
-line back so that the last one can be told apart as the trailer. Each record gives one raw row of
-``raw.sms_hall`` with its fields stripped (empty -> None) and otherwise as delivered. ``line`` is
-the physical line, 1-based. Blank lines carry no record: they are skipped and not counted; a
-UTF-8 byte-order mark on line 1 is ignored.
+``#TRAILER|<record_count>|<sum_of_amount_fen>``. The file is read in chunks of a few MB
+(:mod:`channel_dw.sources.columnar`: one expression over whole lines clears the records that pass
+every row rule, pyarrow splits them into columns, the other lines go through :func:`_record`),
+holding the last non-blank line back so that it can be told apart as the trailer. Each record
+gives one raw row of ``raw.sms_hall`` with its fields stripped (empty -> None) and otherwise as
+delivered. ``line`` is the physical line, 1-based. Blank lines carry no record: they are skipped
+and not counted; a UTF-8 byte-order mark on line 1 is ignored.
 
 The trailer is checked against every record line, quarantined ones included (the vendor counted
 what it wrote, good or bad): the record count is the number of non-blank lines before the
@@ -46,11 +48,17 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
 from channel_dw.errors import FileRejected
+from channel_dw.sources import columnar as col
 from channel_dw.sources.base import (
     REGION_CODES,
     Item,
@@ -92,25 +100,23 @@ class _Tally:
     rejected: int = 0
 
 
-def read(path: Path) -> Iterator[Item]:
-    """Yield one Row or Rejection per record line, then check the trailer."""
+def read_batches(path: Path) -> Iterator[col.Batch]:
+    """The file in batches, one a chunk of lines (see :mod:`~channel_dw.sources.columnar`), then
+    the trailer check.
+
+    In a chunk, one regular expression over whole lines clears the records that certainly pass
+    every row rule and keep their text through ``strip()``; pyarrow splits those into columns and
+    they are counted for the trailer in bulk. Every other line (blank lines, line 1 with its BOM,
+    anything odd) goes through the per-line rules in line order, holding back the last non-blank
+    line as the per-line reader always did; a chunk that is not valid UTF-8 goes through them
+    whole, so the file is rejected naming the first bad line.
+    """
     name = path.name
-    tally = _Tally()
-    held: tuple[int, str] | None = None  # the last non-blank line seen, not yet handled
-    with path.open("rb") as f:
-        for number, raw in enumerate(f, 1):
-            text = _decode(number, raw, name)
-            if number == 1:
-                text = text.removeprefix("\ufeff")
-            if not text.strip():
-                continue
-            if held is not None:
-                item = _record(*held, name, tally)
-                if item.__class__ is Rejection:
-                    tally.rejected += 1
-                yield item
-            held = (number, text)
-    if held is None:
+    state = _State()
+    with path.open("rb") as fh:
+        for data, first in col.read_chunks(fh, CHUNK_BYTES):
+            yield from _chunk_batches(col.Lines.of(data, first), name, state)
+    if state.held is None:
         raise FileRejected(
             file=name,
             line=None,
@@ -118,8 +124,150 @@ def read(path: Path) -> Iterator[Item]:
             message="the file is empty; even a day without messages ends with #TRAILER|0|0, "
             "so the export probably failed: ask the vendor to deliver it again",
         )
-    _check_trailer(*held, name, tally)
-    logger.debug("%s: %d records, %d quarantined", name, tally.records, tally.rejected)
+    _check_trailer(*state.held, name, state.tally)
+    logger.debug("%s: %d records, %d quarantined", name, state.tally.records, state.tally.rejected)
+
+
+def read(path: Path) -> Iterator[Item]:
+    """Yield one Row or Rejection per record line, in line order, then check the trailer."""
+    return col.items_from_batches(COLUMNS, read_batches(path))
+
+
+@dataclass
+class _State:
+    """What reading a file carries from one chunk to the next."""
+
+    tally: _Tally = field(default_factory=_Tally)
+    held: tuple[int, str] | None = None  # the last non-blank line seen, not yet handled
+
+
+CHUNK_BYTES = 2 << 20  # small enough that COPY starts soon, big enough to amortise the calls
+
+# Printable ASCII but |, with no space at either end: text strip() leaves alone.
+_TEXT = r"[!-{}~](?:[ -{}~]*[!-{}~])?"
+# recv_time: a year from 1000 (strptime has no year 0), a date that exists, a time of day.
+_YEAR, _DATE = "[0-9]{4}", col.certain_date("")
+if _DATE.startswith(_YEAR):  # any year, 0000 too: narrowed here
+    _DATE = "[1-9][0-9]{3}" + _DATE[len(_YEAR) :]
+_RECV_TIME = _DATE + col.certain_time("")
+_PLAN = "[A-Za-z0-9_-]*[A-Za-z0-9][A-Za-z0-9_-]*"  # not only "_" and "-"
+# A record line that certainly passes every row rule, with fields that strip() leaves alone.
+_CLEAR = "".join(
+    [
+        rf"^[0-9A-Za-z]{_TEXT[len('[!-{}~]') :]}",  # msg_id, not "#...": no trailer there
+        r"\|(?:(?:\+86|0086|86)[ -]?)?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}",  # msisdn
+        rf"\|{_RECV_TIME}",
+        rf"\|(?:{'|'.join(sorted(COMMANDS))}|{PLAN_CHANGE_PREFIX}{_PLAN})",
+        rf"\|{_TEXT}",  # reply_code
+        r"\|(?:-?[0-9]{1,12})?",  # amount_fen: few enough digits to sum a chunk in int64
+        rf"\|(?:{'|'.join(sorted(REGION_CODES))})?",
+        r"\r?\n$",  # only lines followed by another (never the held one) are tried
+    ]
+)
+_READ = pcsv.ReadOptions(column_names=list(COLUMNS), block_size=1 << 22)
+_PARSE = pcsv.ParseOptions(delimiter="|", quote_char=False)
+_CONVERT = pcsv.ConvertOptions(
+    column_types={c: pa.string() for c in COLUMNS},
+    strings_can_be_null=True,
+    null_values=[""],
+    check_utf8=False,  # the chunk is checked first
+)
+
+
+def _chunk_batches(lines: col.Lines, name: str, state: _State) -> Iterator[col.Batch]:
+    """The batch of one chunk (none when it holds only blank lines). When the per-line rules
+    reject the file, what the per-line reader yielded before is yielded first."""
+    n = len(lines)
+    fast: pa.Table | None = None
+    if lines.is_utf8():
+        last = _last_non_blank(lines)
+        if last is None:
+            return
+        fast = _fast_rows(lines, last)
+    if fast is None:  # not UTF-8 (the rules name the line), or beyond the fast path
+        fast, slow = col.rows_table(COLUMNS, []), np.arange(n)
+    else:
+        others = np.ones(n, dtype=bool)
+        others[fast.column(col.LINE).to_numpy() - lines.first] = False
+        slow = np.flatnonzero(others)
+    items: list[Item] = []
+    try:
+        # Line order: the line held from the last chunk goes first, with the first of these.
+        _per_line(lines, slow.tolist(), name, state, items)
+    except FileRejected as exc:
+        assert exc.line is not None
+        before = fast.filter(pc.less(fast.column(col.LINE), exc.line))
+        yield col.combine(COLUMNS, before, items)
+        raise
+    if fast.num_rows:
+        amounts = pc.sum(pc.cast(fast.column("amount_fen"), pa.int64())).as_py()
+        state.tally.records += fast.num_rows
+        state.tally.amount_fen += amounts or 0
+    if fast.num_rows or items:
+        yield col.combine(COLUMNS, fast, items)
+
+
+def _fast_rows(lines: col.Lines, last: int) -> pa.Table | None:
+    """The lines before ``last`` (the chunk's last non-blank one, which may be the trailer) that
+    the expression clears, as a table of the raw columns and ``_line`` split by pyarrow."""
+    data = lines.data
+    if len(data) >= 1 << 31:  # beyond 32-bit string offsets (one giant line)
+        return None
+    starts = lines.starts[: last + 1]
+    offsets = pa.py_buffer(starts.astype(np.int32))
+    texts = pa.StringArray.from_buffers(last, offsets, pa.py_buffer(data))
+    good = pc.match_substring_regex(texts, _CLEAR).to_numpy(zero_copy_only=False)
+    clear = np.flatnonzero(good)
+    if len(clear) == 0:
+        return col.rows_table(COLUMNS, [])
+    end = int(starts[-1])
+    if len(clear) == last:
+        text = pa.py_buffer(data).slice(0, end)
+    else:
+        keep = np.repeat(good, np.diff(starts))
+        text = pa.py_buffer(np.frombuffer(data, dtype=np.uint8, count=end)[keep])
+    try:
+        table = pcsv.read_csv(
+            text, read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT
+        )
+    except pa.ArrowInvalid:  # cannot happen to lines the expression cleared; be safe anyway
+        return None
+    if table.num_rows != len(clear):
+        return None
+    return table.append_column(col.LINE, pa.array(clear + lines.first, pa.int64()))
+
+
+def _last_non_blank(lines: col.Lines) -> int | None:
+    """The index of the chunk's last non-blank line (a valid UTF-8 chunk), or None."""
+    for i in range(len(lines) - 1, -1, -1):
+        text = lines.line(i).decode("utf-8")
+        if lines.number(i) == 1:
+            text = text.removeprefix("\ufeff")
+        if text.strip():
+            return i
+    return None
+
+
+def _per_line(
+    lines: col.Lines, indices: Iterable[int], name: str, state: _State, items: list[Item]
+) -> None:
+    """Adds the items of some lines of a chunk to ``items``, in line order, as the per-line
+    reader made them: blank lines skipped, the last non-blank line held back (it may be the
+    trailer)."""
+    tally = state.tally
+    for i in indices:
+        number = lines.first + i
+        text = _decode(number, lines.line(i), name)
+        if number == 1:
+            text = text.removeprefix("\ufeff")
+        if not text.strip():
+            continue
+        if state.held is not None:
+            item = _record(*state.held, name, tally)
+            if item.__class__ is Rejection:
+                tally.rejected += 1
+            items.append(item)
+        state.held = (number, text)
 
 
 def _decode(number: int, raw: bytes, name: str) -> str:
@@ -260,5 +408,6 @@ SPEC = SourceSpec(
     file_pattern=re.compile(r"sms_hall_(?P<date>\d{8})\.txt"),
     columns=COLUMNS,
     read=read,
+    read_batches=read_batches,
     description="SMS service hall (短信营业厅) log, pipe separated, with a #TRAILER line.",
 )

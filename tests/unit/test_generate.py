@@ -20,6 +20,8 @@ import openpyxl
 import pytest
 
 from channel_dw.generate import (
+    PROVINCE_RECORDS_PER_MONTH,
+    customers_for_records,
     generate_landing,
     write_app_events,
     write_hall_txn,
@@ -665,3 +667,99 @@ def test_benchmark_writers_write_about_the_rows_asked(tmp_path: Path) -> None:
 
     n = write_hall_txn(tmp_path / "halls.csv", 3000)
     assert n == len(csv_rows(tmp_path / "halls.csv")) - 1 and 2700 < n < 3300
+
+
+# --- province scale --------------------------------------------------------------------------
+
+
+def test_a_province_month_of_ten_million_records_takes_about_1_2_million_customers() -> None:
+    # by hand: the daily rates add up to 0.2353 records per customer (hotline .07, sms .07,
+    # app .05, web .03, halls .012, crm .0025, stores .0008), times 31 days is 7.3, plus the
+    # CRM snapshot's row: about 8.3 records per customer in October, so 10 M / 8.3 = 1.2 M
+    customers = customers_for_records(PROVINCE_RECORDS_PER_MONTH, date(2026, 10, 1))
+    assert 1_150_000 < customers < 1_250_000
+    # any day of the month sizes the same population, so a few days can be tried at full scale
+    assert customers_for_records(PROVINCE_RECORDS_PER_MONTH, date(2026, 10, 20)) == customers
+
+
+def test_records_per_month_gives_a_month_of_about_that_many_records(tmp_path: Path) -> None:
+    customers = customers_for_records(40_000, date(2026, 10, 1))
+    summary = generate_landing(tmp_path, *OCTOBER, customers=customers, seed=3)
+    assert 38_000 < summary.records < 42_000
+    text = str(summary)  # a few lines for people, not the thousands of planted cases
+    assert f"{summary.records:,} records" in text and len(text.splitlines()) == 4
+
+
+def test_generate_command_sizes_by_records_per_month_or_customers_not_both(
+    tmp_path: Path,
+) -> None:
+    from click.testing import CliRunner
+
+    from channel_dw.cli import main
+
+    where = tmp_path / "landing"
+    args = ["generate", "--start", "2026-10-01", "--end", "2026-10-02", "--landing", str(where)]
+    done = CliRunner().invoke(main, [*args, "--records-per-month", "50000"])
+    assert done.exit_code == 0, done.output
+    params = json.loads((where / "manifest.json").read_text(encoding="utf-8"))["params"]
+    assert params["customers"] == customers_for_records(50_000, date(2026, 10, 1))
+    both = CliRunner().invoke(main, [*args, "--records-per-month", "50000", "--customers", "900"])
+    assert both.exit_code == 2 and "not both" in both.output
+
+
+@pytest.fixture(scope="module")
+def busier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """Two weeks for 20,000 customers: enough store orders and late calls to pass the caps."""
+    root = tmp_path_factory.mktemp("busier")
+    generate_landing(root, date(2026, 10, 1), date(2026, 10, 14), customers=20_000, seed=42)
+    return root, json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_a_listed_store_order_has_its_latest_status_listed_too(
+    busier: tuple[Path, dict[str, Any]],
+) -> None:
+    root, manifest = busier
+    changes = kinds(manifest, "store_status_change")
+    assert manifest["awkward_counts"]["store_status_change"] > len(changes)  # capped
+    listed: dict[tuple[str, str], str] = {}
+    for entry in changes:  # in file order, so the last one listed wins
+        listed[entry["platform"], entry["order_no"]] = entry["status_after"]
+    shown: dict[tuple[str, str], str] = {}
+    for path in sorted((root / "stores").glob("*.xlsx"), key=lambda p: p.name[-13:]):
+        platform = path.name.split("_")[0]
+        for row in sheet_rows(path)[1:]:
+            shown[platform, str(row[0])] = row[9]
+    assert {key: shown[key] for key in listed} == listed
+
+
+def test_a_corrected_file_keeps_the_listed_lines_on_the_same_calls(
+    busier: tuple[Path, dict[str, Any]],
+) -> None:
+    root, manifest = busier
+    corrected = next(r for r in manifest["redeliveries"] if r["kind"] == "corrected_redelivery")
+    lines = [
+        line
+        for entry in kinds(manifest, "late_records")
+        if entry["file"] == corrected["file"]
+        for line in entry["lines"]
+    ]
+    assert lines and corrected["dropped"]
+    before = hotline_rows(root / corrected["file"])
+    after = hotline_rows(root / corrected["folder"] / corrected["file"])
+    assert [after[line - 1][0] for line in lines] == [before[line - 1][0] for line in lines]
+
+
+def test_app_bad_timestamps_are_text_never_null_or_empty(tmp_path: Path) -> None:
+    # a null or empty time_ms is the reader's missing_field, not a bad_timestamp
+    from channel_dw.generate.app import write_app_file
+    from channel_dw.generate.common import clean_job
+    from channel_dw.generate.plants import RULE_BAD_TIMESTAMP, BadRows
+
+    world, job = clean_job("app", tmp_path / "app.json", 2000, 1, date(2026, 10, 1))
+    positions = range(0, 1200, 20)
+    job.bad = BadRows([(k, RULE_BAD_TIMESTAMP) for k in positions])
+    write_app_file(job, world)
+    events = app_doc(tmp_path / "app.json")["events"]
+    values = [events[k]["time_ms"] for k in positions]
+    assert all(isinstance(v, str) and v and not v.isdigit() for v in values), values
+    assert len(set(values)) > 2

@@ -5,6 +5,11 @@
         incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=[
+            {'columns': ['call_id'], 'unique': true},
+            {'columns': ['file_id']},
+            {'columns': ['dbt_updated_at']},
+        ],
     )
 }}
 -- 10086 calls with their service times: queue wait (answer − IVR end) and handle time (hang-up −
@@ -19,9 +24,9 @@ interactions as (
     select * from {{ ref('fct_interactions') }}
     where
         source = 'hotline'
-    {% if is_incremental() %}
-    and dbt_updated_at > (select max(this.dbt_updated_at) from {{ this }} as this)
-    {% endif %}
+        {% if is_incremental() %}
+        and dbt_updated_at > {{ newest_update(this) }}
+        {% endif %}
 ),
 
 final as (

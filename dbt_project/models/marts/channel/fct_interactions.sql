@@ -4,17 +4,27 @@
         unique_key='interaction_key',
         incremental_strategy='delete+insert',
         on_schema_change='fail',
-        post_hook=[
-            "{{ delete_rows_of_replaced_files(this) }}",
-            "create index if not exists fct_interactions_by_date on {{ this }} (occurred_date)",
-            "create index if not exists fct_interactions_by_customer on {{ this }} (customer_id)",
+        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=[
+            {'columns': ['interaction_key'], 'unique': true},
+            {'columns': ['occurred_date']},
+            {'columns': ['customer_id']},
+            {'columns': ['file_id']},
+            {'columns': ['loaded_at']},
+            {'columns': ['dbt_updated_at']},
         ],
     )
 }}
+{#- What the table has seen (macros/fact_watermark.sql): the load time of its newest row, and the
+    start of the look-back, read before the run and put in the query as literals. #}
+{%- set seen_loaded_at = fact_watermark(this, 'loaded_at') %}
+{%- set look_back_from = fact_watermark(this, 'look_back_from') %}
 -- Every record of every channel, one row each: channel, business type, the attempt / success /
 -- transaction flags of kpis.md, amount, the customer it belongs to (or none) and the region at
 -- the record's time. Incremental: see the `incremental` CTE for what a run re-reads.
-with records as (
+with records as not materialized (
+    -- read by several branches of the incremental filter: inlined into each, so that each can
+    -- use the staging tables' indexes rather than one pass over every record
     select * from {{ ref('int_interactions_unioned') }}
 ),
 
@@ -51,28 +61,20 @@ business_types as (
 ),
 
 {% if is_incremental() %}
-watermark as (
-    -- what the table has seen: the load time of its newest row, and its newest business day
-    select
-        max(loaded_at) as loaded_at,
-        max(occurred_date) - {{ var('lookback_days') }} as look_back_to
-    from {{ this }}
-),
-
 changed_customers as (
     -- customers with a CRM version loaded since: their records' region may have moved
     select distinct history.customer_id
     from history
-    where history.loaded_at > (select watermark.loaded_at from watermark)
+    where history.loaded_at > {{ seen_loaded_at }}
 ),
 
 touched_nodes as (
     -- identifiers with a link loaded since
     select node_a as node from edges
-    where last_loaded_at > (select watermark.loaded_at from watermark)
+    where last_loaded_at > {{ seen_loaded_at }}
     union
     select node_b from edges
-    where last_loaded_at > (select watermark.loaded_at from watermark)
+    where last_loaded_at > {{ seen_loaded_at }}
 ),
 
 touched_components as (
@@ -91,25 +93,47 @@ affected_nodes as (
 ),
 
 incremental as (
+    -- one branch per reason, each one an index lookup in the staging tables (an `or` of them
+    -- would read every record); `union` keeps a record that several reasons select once
     select records.*
     from records
     where
-        records.occurred_date >= (select watermark.look_back_to from watermark)
-        or records.loaded_at > (select watermark.loaded_at from watermark)
-        or records.msisdn_node in (select affected_nodes.identifier from affected_nodes)
-        or records.member_node in (select affected_nodes.identifier from affected_nodes)
-        or records.observed_node in (select affected_nodes.identifier from affected_nodes)
-        or records.interaction_key in (
-            -- a record whose customer changed, or whose delivery was replaced by a correction
-            select this.interaction_key
-            from {{ this }} as this
-            where
-                this.customer_id in (select changed_customers.customer_id from changed_customers)
-                or this.file_id in (
-                    select file_ledger.file_id from file_ledger
-                    where file_ledger.status <> 'loaded'
-                )
-        )
+        records.occurred_at >= {{ look_back_from }}
+    union
+    select records.*
+    from records
+    where records.loaded_at > {{ seen_loaded_at }}
+    union
+    select records.*
+    from records
+    inner join affected_nodes
+        on records.msisdn_node = affected_nodes.identifier
+    union
+    select records.*
+    from records
+    inner join affected_nodes
+        on records.member_node = affected_nodes.identifier
+    union
+    select records.*
+    from records
+    inner join affected_nodes
+        on records.observed_node = affected_nodes.identifier
+    union
+    select records.*
+    from records
+    where records.interaction_key in (
+        -- a record whose customer changed, or whose delivery was replaced by a correction
+        select this.interaction_key
+        from {{ this }} as this
+        inner join changed_customers
+            on this.customer_id = changed_customers.customer_id
+        union all
+        select this.interaction_key
+        from {{ this }} as this
+        inner join file_ledger
+            on this.file_id = file_ledger.file_id
+        where file_ledger.status <> 'loaded'
+    )
 ),
 {% else %}
 incremental as (

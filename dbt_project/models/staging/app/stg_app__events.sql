@@ -1,6 +1,20 @@
+{%- set files = staging_files_to_read('app') %}
+{{
+    config(
+        unique_key='event_id',
+        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=staging_indexes(
+            'event_id',
+            'event_at',
+            [['app', 'event_id'], ['msisdn', 'msisdn'], ['app_uid', 'uid']],
+        ),
+    )
+}}
 -- App events: epoch milliseconds to time, fen to yuan, codes mapped, one row per event id.
+-- Incremental: a run reads the files not staged yet (macros/incremental_staging.sql).
 with events as (
     select * from {{ source('app', 'app_events') }}
+    {{- staged_files_filter(files) }}
 ),
 
 codes as (
@@ -12,6 +26,8 @@ typed as (
     select
         events.event_id,
         to_timestamp(events.time_ms::bigint / 1000.0) as event_at,
+        (to_timestamp(events.time_ms::bigint / 1000.0) at time zone 'Asia/Shanghai')::date
+            as event_date,
         events.uid,
         {{ normalise_msisdn('events.msisdn') }} as msisdn,
         events.os,
@@ -19,19 +35,16 @@ typed as (
         events.event_type,
         events.biz_code,
         codes.business_type,
-        events.amount_fen::bigint / 100.0 as amount_yuan,
+        (events.amount_fen::bigint / 100.0)::numeric(14, 2) as amount_yuan,
         events.biz_status::integer as biz_status,
+        events.biz_status::integer = 1 as is_success,
         events.biz_err,
         events.rating_score::integer as rating_score,
         events.export_date::date as export_date,
         events.extra,
         events._file_id as file_id,
         events._line as line_no,
-        events._loaded_at as loaded_at,
-        row_number() over (
-            partition by events.event_id
-            order by events._file_id, events._line
-        ) as delivery_no
+        events._loaded_at as loaded_at
     from events
     left join codes
         on
@@ -39,11 +52,34 @@ typed as (
             and events.event_type = 'biz'
 ),
 
+{% if files is not none %}
+staged as (
+    -- the deliveries staged before, of the keys the new files carry
+    select * from {{ this }}
+    where event_id in (select typed.event_id from typed)
+),
+{% endif %}
+
+deliveries as (
+    select * from typed
+    {% if files is not none %}
+    union all
+    select * from staged
+    {% endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by event_id order by file_id, line_no) as delivery_no
+    from deliveries
+),
+
 final as (
     select
         event_id,
         event_at,
-        (event_at at time zone 'Asia/Shanghai')::date as event_date,
+        event_date,
         uid,
         msisdn,
         os,
@@ -51,9 +87,9 @@ final as (
         event_type,
         biz_code,
         business_type,
-        amount_yuan::numeric(14, 2) as amount_yuan,
+        amount_yuan,
         biz_status,
-        biz_status = 1 as is_success,
+        is_success,
         biz_err,
         rating_score,
         export_date,
@@ -61,7 +97,7 @@ final as (
         file_id,
         line_no,
         loaded_at
-    from typed
+    from ranked
     where delivery_no = 1
 )
 

@@ -1,7 +1,21 @@
+{%- set files = staging_files_to_read('halls') %}
+{{
+    config(
+        unique_key='txn_id',
+        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=staging_indexes(
+            'txn_id',
+            'txn_at',
+            [['halls', 'txn_id'], ['msisdn', 'msisdn']],
+        ),
+    )
+}}
 -- Hall transactions: local time, BOSS codes mapped, phones normalised, one row per txn_id.
 -- B_PICKUP (collecting a store order) has no business type: it is a visit, not a transaction.
+-- Incremental: a run reads the files not staged yet (macros/incremental_staging.sql).
 with transactions as (
     select * from {{ source('halls', 'hall_txn') }}
+    {{- staged_files_filter(files) }}
 ),
 
 codes as (
@@ -9,7 +23,7 @@ codes as (
     where source = 'halls'
 ),
 
-typed as (
+parsed as (
     select
         transactions.txn_id,
         transactions.hall_code,
@@ -25,17 +39,13 @@ typed as (
         transactions.ref_order_no,
         transactions._file_id as file_id,
         transactions._line as line_no,
-        transactions._loaded_at as loaded_at,
-        row_number() over (
-            partition by transactions.txn_id
-            order by transactions._file_id, transactions._line
-        ) as delivery_no
+        transactions._loaded_at as loaded_at
     from transactions
     left join codes
         on transactions.biz_code = codes.code
 ),
 
-final as (
+typed as (
     select
         txn_id,
         hall_code,
@@ -54,7 +64,52 @@ final as (
         file_id,
         line_no,
         loaded_at
-    from typed
+    from parsed
+),
+
+{% if files is not none %}
+staged as (
+    -- the deliveries staged before, of the keys the new files carry
+    select * from {{ this }}
+    where txn_id in (select typed.txn_id from typed)
+),
+{% endif %}
+
+deliveries as (
+    select * from typed
+    {% if files is not none %}
+    union all
+    select * from staged
+    {% endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by txn_id order by file_id, line_no) as delivery_no
+    from deliveries
+),
+
+final as (
+    select
+        txn_id,
+        hall_code,
+        region_code,
+        msisdn,
+        txn_at,
+        txn_date,
+        biz_code,
+        business_type,
+        is_pickup,
+        amount_yuan,
+        result,
+        is_success,
+        staff_id,
+        ref_order_no,
+        file_id,
+        line_no,
+        loaded_at
+    from ranked
     where delivery_no = 1
 )
 

@@ -1,8 +1,22 @@
+{%- set files = staging_files_to_read('hotline') %}
+{{
+    config(
+        unique_key='call_id',
+        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=staging_indexes(
+            'call_id',
+            'call_started_at',
+            [['hotline', 'call_id'], ['msisdn', 'msisdn']],
+        ),
+    )
+}}
 -- 10086 calls: local times to timestamps, service type to channel, codes mapped, phones
 -- normalised, one row per call id. The customer's phone is the number verified in the IVR,
 -- else the caller's number when it is a mobile (a landline identifies nobody).
+-- Incremental: a run reads the files not staged yet (macros/incremental_staging.sql).
 with calls as (
     select * from {{ source('hotline', 'hotline_cdr') }}
+    {{- staged_files_filter(files) }}
 ),
 
 codes as (
@@ -10,7 +24,7 @@ codes as (
     where source = 'hotline'
 ),
 
-typed as (
+parsed as (
     select
         calls.call_id,
         {{ normalise_msisdn('calls.caller_number') }} as caller_msisdn,
@@ -35,17 +49,13 @@ typed as (
         calls.region_code,
         calls._file_id as file_id,
         calls._line as line_no,
-        calls._loaded_at as loaded_at,
-        row_number() over (
-            partition by calls.call_id
-            order by calls._file_id, calls._line
-        ) as delivery_no
+        calls._loaded_at as loaded_at
     from calls
     left join codes
         on calls.biz_code = codes.code
 ),
 
-final as (
+typed as (
     select
         call_id,
         coalesce(verified_msisdn, caller_msisdn) as msisdn,
@@ -79,7 +89,62 @@ final as (
         file_id,
         line_no,
         loaded_at
-    from typed
+    from parsed
+),
+
+{% if files is not none %}
+staged as (
+    -- the deliveries staged before, of the keys the new files carry
+    select * from {{ this }}
+    where call_id in (select typed.call_id from typed)
+),
+{% endif %}
+
+deliveries as (
+    select * from typed
+    {% if files is not none %}
+    union all
+    select * from staged
+    {% endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by call_id order by file_id, line_no) as delivery_no
+    from deliveries
+),
+
+final as (
+    select
+        call_id,
+        msisdn,
+        caller_msisdn,
+        verified_msisdn,
+        is_caller_landline,
+        call_started_at,
+        call_date,
+        ivr_ended_at,
+        answered_at,
+        hung_up_at,
+        service_type,
+        channel,
+        is_abandoned,
+        is_agent_call,
+        agent_id,
+        biz_code,
+        business_type,
+        biz_result,
+        is_success,
+        satisfaction_score,
+        is_complaint_flagged,
+        region_code,
+        queue_wait_seconds,
+        handle_seconds,
+        file_id,
+        line_no,
+        loaded_at
+    from ranked
     where delivery_no = 1
 )
 

@@ -1,7 +1,21 @@
+{%- set files = staging_files_to_read('sms') %}
+{{
+    config(
+        unique_key='msg_id',
+        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=staging_indexes(
+            'msg_id',
+            'received_at',
+            [['sms', 'msg_id'], ['msisdn', 'msisdn']],
+        ),
+    )
+}}
 -- SMS commands: local time, commands mapped (BLTC_<plan> is a plan change, MYD<n> a
 -- satisfaction reply with score n), fen to yuan, one row per msg_id.
+-- Incremental: a run reads the files not staged yet (macros/incremental_staging.sql).
 with messages as (
     select * from {{ source('sms', 'sms_hall') }}
+    {{- staged_files_filter(files) }}
 ),
 
 codes as (
@@ -9,7 +23,7 @@ codes as (
     where source = 'sms'
 ),
 
-typed as (
+parsed as (
     select
         messages.msg_id,
         {{ normalise_msisdn('messages.msisdn') }} as msisdn,
@@ -26,11 +40,7 @@ typed as (
         messages.region_code,
         messages._file_id as file_id,
         messages._line as line_no,
-        messages._loaded_at as loaded_at,
-        row_number() over (
-            partition by messages.msg_id
-            order by messages._file_id, messages._line
-        ) as delivery_no
+        messages._loaded_at as loaded_at
     from messages
     left join codes
         on codes.code = case
@@ -39,7 +49,7 @@ typed as (
         end
 ),
 
-final as (
+typed as (
     select
         msg_id,
         msisdn,
@@ -56,7 +66,50 @@ final as (
         file_id,
         line_no,
         loaded_at
-    from typed
+    from parsed
+),
+
+{% if files is not none %}
+staged as (
+    -- the deliveries staged before, of the keys the new files carry
+    select * from {{ this }}
+    where msg_id in (select typed.msg_id from typed)
+),
+{% endif %}
+
+deliveries as (
+    select * from typed
+    {% if files is not none %}
+    union all
+    select * from staged
+    {% endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by msg_id order by file_id, line_no) as delivery_no
+    from deliveries
+),
+
+final as (
+    select
+        msg_id,
+        msisdn,
+        received_at,
+        received_date,
+        command,
+        is_survey_reply,
+        survey_score,
+        business_type,
+        reply_code,
+        is_success,
+        amount_yuan,
+        region_code,
+        file_id,
+        line_no,
+        loaded_at
+    from ranked
     where delivery_no = 1
 )
 

@@ -1,7 +1,26 @@
+{%- set files = staging_files_to_read('web') %}
+{{
+    config(
+        unique_key='event_id',
+        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        indexes=staging_indexes(
+            'event_id',
+            'event_at',
+            [
+                ['web', 'event_id'],
+                ['msisdn', 'msisdn'],
+                ['member', 'member_id'],
+                ['web_visitor', 'visitor_id'],
+            ],
+        ),
+    )
+}}
 -- Website events: typed, phones normalised, codes mapped, one row per event_id (the collector
 -- retries, so an event can be delivered twice: the first delivery in load order is kept).
+-- Incremental: a run reads the files not staged yet (macros/incremental_staging.sql).
 with events as (
     select * from {{ source('web', 'web_events') }}
+    {{- staged_files_filter(files) }}
 ),
 
 codes as (
@@ -13,6 +32,7 @@ typed as (
     select
         events.event_id,
         events.ts::timestamptz as event_at,
+        (events.ts::timestamptz at time zone 'Asia/Shanghai')::date as event_date,
         events.session_id,
         events.visitor_id,
         events.member_id,
@@ -23,16 +43,13 @@ typed as (
         events.order_id,
         events.amount::numeric(14, 2) as amount_yuan,
         events.result,
+        events.result = 'success' as is_success,
         events.fail_reason,
         events.page,
         events.extra,
         events._file_id as file_id,
         events._line as line_no,
-        events._loaded_at as loaded_at,
-        row_number() over (
-            partition by events.event_id
-            order by events._file_id, events._line
-        ) as delivery_no
+        events._loaded_at as loaded_at
     from events
     left join codes
         on
@@ -40,11 +57,34 @@ typed as (
             and events.event in ('biz_submit', 'biz_result')
 ),
 
+{% if files is not none %}
+staged as (
+    -- the deliveries staged before, of the keys the new files carry
+    select * from {{ this }}
+    where event_id in (select typed.event_id from typed)
+),
+{% endif %}
+
+deliveries as (
+    select * from typed
+    {% if files is not none %}
+    union all
+    select * from staged
+    {% endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by event_id order by file_id, line_no) as delivery_no
+    from deliveries
+),
+
 final as (
     select
         event_id,
         event_at,
-        (event_at at time zone 'Asia/Shanghai')::date as event_date,
+        event_date,
         session_id,
         visitor_id,
         member_id,
@@ -55,14 +95,14 @@ final as (
         order_id,
         amount_yuan,
         result,
-        result = 'success' as is_success,
+        is_success,
         fail_reason,
         page,
         extra,
         file_id,
         line_no,
         loaded_at
-    from typed
+    from ranked
     where delivery_no = 1
 )
 

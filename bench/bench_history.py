@@ -1,0 +1,204 @@
+"""Does the daily mart build grow with history? One day built incrementally on top of a month, and
+the same day on top of N months.
+
+    make bench-history                                   # defaults below
+    .venv/bin/python bench/bench_history.py --months 12 --customers 20000   # larger
+
+Generates ``--months`` months up to 31 October 2026 and 1 November for ``--customers`` customers
+(one generation, so "the same day" is the same files in both databases), then builds two fresh
+databases with the real loader (checks off) and dbt:
+
+* ``channel_dw_bench_history_month``: every CRM file up to 31 October and October of the six
+  channels; ``dbt build --full-refresh``; then 1 November loaded and an incremental ``dbt build``;
+* ``channel_dw_bench_history``: the whole history up to 31 October; ``dbt build --full-refresh``;
+  the KPI tables kept aside; then 1 November and an incremental ``dbt build``.
+
+The two days are built one right after the other. Then ``kpi_monthly`` of the months before
+October is compared with what it was before the day, and with a full refresh: links are timeless,
+so the day may rightly change an old month; it must be what a full refresh gives.
+
+The target (issue #10): the day on N months takes at most 1.3 x the day on one month. Figures are
+printed and written to bench/results/history.json, with dbt's time per model for both days.
+
+Scale. The generator writes a month for 20,000 customers in seconds; loading takes about 0.2 s a
+file (seven sources a day) plus its rows, and the two full builds are the long part. The default,
+12 months of 3,000 customers, is what fitted in the session that wrote this on the shared 2-core
+development machine (about 15 minutes there); ``--customers 20000`` or more shows the same growth
+with history (what is measured here) at a larger size, and takes correspondingly longer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import psycopg2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_ingest import bench_db  # noqa: E402
+from bench.bench_mart import _parts, fact_rows, timed_dbt  # noqa: E402
+from channel_dw.config import settings  # noqa: E402
+from channel_dw.generate import generate_landing  # noqa: E402
+from channel_dw.ingest.runner import ingest  # noqa: E402
+from channel_dw.sources import SOURCE_NAMES  # noqa: E402
+
+DAY = date(2026, 11, 1)
+MONTH_START = date(2026, 10, 1)
+CHANNELS = [name for name in SOURCE_NAMES if name != "crm"]
+
+
+def first_of_month_before(day: date, months: int) -> date:
+    """The first day of the month ``months`` months before ``day``'s."""
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def slowest_models(results_path: Path, n: int = 8) -> dict[str, float]:
+    results = json.loads(results_path.read_text())["results"]
+    models = [r for r in results if r["unique_id"].startswith("model.")]
+    models.sort(key=lambda r: r["execution_time"], reverse=True)
+    return {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 1) for r in models[:n]}
+
+
+def kpi_rows_before(url: str, month: date) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select month, region_code, kpi_code, coalesce(channel, ''), value, numerator,"
+            " denominator from marts.kpi_monthly where month < %s order by 1, 2, 3, 4",
+            (month,),
+        )
+        return cur.fetchall()
+
+
+def load(url: str, *, channels_from: date | None, end: date) -> None:
+    """Loads the landing's CRM files up to ``end`` and the channels' from ``channels_from``."""
+    os.environ["DW_DATABASE_URL"] = url
+    s = settings()
+    assert ingest(s=s, sources=["crm"], end=end, run_checks=False).ok
+    assert ingest(s=s, sources=CHANNELS, start=channels_from, end=end, run_checks=False).ok
+
+
+def prepare(url: str, label: str, *, channels_from: date | None) -> dict:
+    """Loads up to the day before DAY and builds in full; the figures, and the KPIs kept aside."""
+    t0 = time.perf_counter()
+    load(url, channels_from=channels_from, end=DAY - timedelta(days=1))
+    loaded_s = time.perf_counter() - t0
+    full_s, full_parts = timed_dbt("build", "--full-refresh")
+    rows = fact_rows(url)
+    print(f"[{label}] loaded in {loaded_s:.0f}s; full build {full_s:.1f}s, {rows:,} interactions")
+    return {
+        "interactions": rows,
+        "full_build_s": round(full_s, 1),
+        "full_build_parts_s": {k: round(v, 1) for k, v in full_parts.items()},
+        "kpis_before": kpi_rows_before(url, MONTH_START),
+    }
+
+
+def build_day(url: str, label: str, figures: dict) -> None:
+    """The incremental ``dbt build`` of DAY (already loaded) on top."""
+    os.environ["DW_DATABASE_URL"] = url
+    day_s, day_parts = timed_dbt("build")
+    day_rows = fact_rows(url) - figures["interactions"]
+    print(f"[{label}] one-day incremental build: {day_s:.1f}s, +{day_rows:,} {_parts(day_parts)}")
+    slowest = slowest_models(Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json")
+    print(f"[{label}] slowest models of the day: {slowest}")
+    figures.update(
+        {
+            "day_interactions": day_rows,
+            "day_build_s": round(day_s, 1),
+            "day_build_parts_s": {k: round(v, 1) for k, v in day_parts.items()},
+            "day_slowest_models_s": slowest,
+        }
+    )
+
+
+def check_kpis(url: str, label: str, figures: dict) -> None:
+    """Links are timeless, so a day may rightly move a record of an old month (and its KPIs):
+    what must hold is that the incremental result is what a full refresh gives."""
+    os.environ["DW_DATABASE_URL"] = url
+    before = figures.pop("kpis_before")
+    after = kpi_rows_before(url, MONTH_START)
+    timed_dbt("run", "--full-refresh", "-s", "+kpi_monthly")
+    full = kpi_rows_before(url, MONTH_START)
+    changed = len(set(after) - set(before))
+    print(
+        f"[{label}] kpi_monthly rows before October: {len(before):,}, changed by the day:"
+        f" {changed}; as a full refresh gives them: {after == full}"
+    )
+    figures.update(
+        {
+            "kpi_rows_before_october": len(before),
+            "kpi_rows_before_october_changed_by_the_day": changed,
+            "kpi_before_october_equal_to_full_refresh": after == full,
+        }
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--months", type=int, default=12)
+    ap.add_argument("--customers", type=int, default=3_000)
+    args = ap.parse_args()
+    start = first_of_month_before(DAY, args.months)
+    month_url = bench_db("channel_dw_bench_history_month")
+    history_url = bench_db("channel_dw_bench_history")
+    with tempfile.TemporaryDirectory(prefix="channel-dw-bench-history-") as tmp:
+        work = Path(tmp)
+        os.environ.update(
+            {
+                "DW_LANDING": str(work / "landing"),
+                "DBT_TARGET_PATH": str(work / "target"),
+                "DBT_LOG_PATH": str(work / "logs"),
+            }
+        )
+        print(
+            f"{os.cpu_count()} cores; {args.months} months from {start},"
+            f" {args.customers:,} customers"
+        )
+        t0 = time.perf_counter()
+        generate_landing(settings().landing, start, DAY, args.customers, seed=5)
+        print(f"generated {start} .. {DAY} in {time.perf_counter() - t0:.0f}s")
+        month = prepare(month_url, "1 month", channels_from=MONTH_START)
+        history = prepare(history_url, f"{args.months} months", channels_from=None)
+        # the same day on both, one right after the other (the machine's load varies)
+        for url in (month_url, history_url):
+            load(url, channels_from=DAY, end=DAY)
+        build_day(month_url, "1 month", month)
+        build_day(history_url, f"{args.months} months", history)
+        check_kpis(month_url, "1 month", month)
+        check_kpis(history_url, f"{args.months} months", history)
+    ratio = history["day_build_s"] / month["day_build_s"]
+    print(
+        f"the day on {args.months} months / on 1 month: {ratio:.2f} (target <= 1.3); KPI months"
+        f" before October as a full refresh gives them: "
+        f"{history['kpi_before_october_equal_to_full_refresh']}"
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "history.json").write_text(
+        json.dumps(
+            {
+                "at": time.strftime("%Y-%m-%d %H:%M"),
+                "customers": args.customers,
+                "months": args.months,
+                "day": DAY.isoformat(),
+                "one_month": month,
+                "history": history,
+                "day_ratio": round(ratio, 2),
+            },
+            indent=2,
+        )
+    )
+    print(f"written to {out / 'history.json'}")
+
+
+if __name__ == "__main__":
+    main()

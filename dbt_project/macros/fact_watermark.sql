@@ -1,0 +1,35 @@
+{#- What an incremental fact has seen, as a timestamptz literal read before the run (index probes):
+    `loaded_at`, the load time of its newest row; `look_back_from`, midnight (Asia/Shanghai) of
+    its newest business day less `lookback_days`. A filter on a literal is planned with its real
+    selectivity (an index scan of the few rows it keeps) where a sub-query would be planned as if
+    it kept a third of the table. '-infinity' when the table is empty or not built yet. -#}
+{% macro fact_watermark(relation, which) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set query -%}
+            {%- if which == 'loaded_at' -%}
+                select max(loaded_at)::text from {{ relation }}
+            {%- else -%}
+                select
+                    ((max(occurred_date) - {{ var('lookback_days') }})::timestamp
+                    at time zone 'Asia/Shanghai')::text
+                from {{ relation }}
+            {%- endif -%}
+        {%- endset -%}
+        '{{ run_query(query).columns[0].values()[0] or "-infinity" }}'::timestamptz
+    {%- else -%}
+        '-infinity'::timestamptz
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The newest `dbt_updated_at` of an incremental table, as a literal read before the run (an index
+    probe), for the same reason. -#}
+{% macro newest_update(relation) -%}
+    {%- if execute -%}
+        {%- set newest -%}
+            select coalesce(max(dbt_updated_at), '-infinity')::text from {{ relation }}
+        {%- endset -%}
+        '{{ run_query(newest).columns[0].values()[0] }}'::timestamptz
+    {%- else -%}
+        '-infinity'::timestamptz
+    {%- endif -%}
+{%- endmacro %}

@@ -94,7 +94,12 @@ class BatchStream:
                     "_file_id", pa.array(np.full(batch.num_rows, self._file_id, dtype=np.int64))
                 )
                 sink = pa.BufferOutputStream()
-                pcsv.write_csv(rows, sink, options)
+                with pcsv.CSVWriter(sink, rows.schema, write_options=options) as writer:
+                    # Empty chunks left out: pyarrow 26's CSV writer renders a table whose
+                    # first chunk is empty as a buffer of NUL bytes, not as its rows.
+                    for part in rows.to_batches():
+                        if part.num_rows:
+                            writer.write_batch(part)
                 if not self._put(sink.getvalue().to_pybytes()):
                     return
         except BaseException as exc:

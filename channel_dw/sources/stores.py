@@ -726,9 +726,7 @@ SPEC = SourceSpec(
     raw_table="store_orders",
     file_pattern=FILE_PATTERN,
     columns=COLUMNS,
-    # The columnar path (read / read_batches) is tested to equal read_rows, but its rows made
-    # COPY fail on a NUL byte on a fresh clone (2026-12-01): the loader keeps the per-record
-    # path for workbooks until that is found.
-    read=read_rows,
+    read=read,
+    read_batches=read_batches,
     description="taobao / jd / meituan flagship store orders (xlsx, one sheet, Chinese header)",
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import sys
 import time
 import warnings
@@ -208,100 +207,6 @@ def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
 # --- ledger ------------------------------------------------------------------------------------
 
 
-def _table(headers: list[str], rows: list[tuple], max_width: int = 70) -> str:
-    cells = [[("" if v is None else str(v))[:max_width] for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    out = [line, "  ".join("-" * w for w in widths)]
-    out += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(out)
-
-
-def print_mart_summary() -> None:
-    """Records per channel in the mart, and how many of them are tied to a customer."""
-    from channel_dw.db.connection import connect
-
-    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
-        cur.execute("select to_regclass('marts.identity_coverage') is not null")
-        if not cur.fetchone()[0]:
-            _say("\nthe mart is not built yet: `channel-dw dbt build`")
-            return
-        cur.execute(
-            "select c.channel, sum(c.records), sum(c.identified_records)"
-            " from marts.identity_coverage c join marts.dim_channel d using (channel)"
-            " group by c.channel, d.name_en order by sum(c.records) desc"
-        )
-        rows = cur.fetchall()
-        cur.execute(
-            "select count(*), count(*) filter (where is_current and status = 'ACTIVE')"
-            " from marts.dim_customer_history"
-        )
-        versions, active = cur.fetchone()
-        cur.execute("select identifier_type, count(*) from marts.identity_conflicts group by 1")
-        conflicts = ", ".join(f"{n} {kind}" for kind, n in cur.fetchall()) or "none"
-    _say("\nThe mart (schema marts): records per channel and how many are tied to a customer")
-    _say(
-        _table(
-            ["channel", "records", "identified", "share"],
-            [(ch, f"{n:,}", f"{i:,}", f"{i / n:.1%}") for ch, n, i in rows],
-        )
-    )
-    _say(
-        f"{versions:,} customer versions (SCD2), {active:,} customers active now;"
-        f" identifiers linked to several customers (they link nobody): {conflicts}"
-    )
-
-
-def print_ledger_summary() -> None:
-    """Counts per source and outcome, the deliveries that need a look, quarantine by rule."""
-    from channel_dw.db.connection import connect
-    from channel_dw.ingest.runner import ledger_rows
-
-    rows = ledger_rows()
-    if not rows:
-        _say("the ledger is empty: nothing has been loaded yet")
-        return
-    statuses = ["loaded", "skipped", "superseded", "rejected", "abandoned", "loading"]
-    per_source: dict[str, list[int]] = {}
-    for r in rows:
-        counts = per_source.setdefault(r[1], [0] * (len(statuses) + 3))
-        counts[statuses.index(r[4])] += 1
-        if r[4] == "loaded":
-            for i, value in enumerate(r[5:8]):
-                counts[len(statuses) + i] += value or 0
-    _say("\nFile ledger (audit.file_ledger): deliveries per source and outcome")
-    _say(
-        _table(
-            ["source", *statuses, "rows read", "rows loaded", "quarantined"],
-            [
-                (src, *c[: len(statuses)], *(f"{v:,}" for v in c[len(statuses) :]))
-                for src, c in per_source.items()
-            ],
-        )
-    )
-    notable = [r for r in rows if r[4] in ("rejected", "superseded", "abandoned", "loading")]
-    if notable:
-        _say("\nDeliveries that were rejected, replaced or interrupted:")
-        _say(
-            _table(
-                ["#", "source", "file", "date", "status", "read", "rule", "reason"],
-                [(r[0], r[1], r[2], r[3], r[4], r[5], r[8], r[9]) for r in notable],
-                max_width=90,
-            )
-        )
-    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select source, rule, count(*) from audit.quarantine group by 1, 2 order by 1, 2"
-        )
-        quarantine = cur.fetchall()
-    if quarantine:
-        _say("\nQuarantined rows (audit.quarantine; `channel-dw quarantine` shows them):")
-        _say(_table(["source", "rule", "rows"], quarantine))
-    skipped = sum(1 for r in rows if r[4] == "skipped")
-    if skipped:
-        _say(f"\n{skipped} identical re-deliveries skipped (`channel-dw ledger --status skipped`)")
-
-
 @main.command()
 @click.option("--source")
 @click.option("--from", "start", callback=_date)
@@ -316,10 +221,14 @@ def ledger(source, start, end, status, summary) -> None:
     from channel_dw.ingest.runner import LEDGER_COLUMNS, ledger_rows
 
     if summary:
-        print_ledger_summary()
+        from channel_dw.orchestration.summaries import ledger_summary
+
+        ledger_summary(_say)
         return
+    from channel_dw.orchestration.summaries import table
+
     rows = ledger_rows(source=source, start=start, end=end, status=status)
-    _say(_table(list(LEDGER_COLUMNS), rows) if rows else "no deliveries match")
+    _say(table(list(LEDGER_COLUMNS), rows) if rows else "no deliveries match")
 
 
 @main.command()
@@ -345,8 +254,10 @@ def quarantine(file_id, rule, limit) -> None:
             [*params, limit],
         )
         rows = cur.fetchall()
+    from channel_dw.orchestration.summaries import table
+
     _say(
-        _table(["#", "source", "file", "line", "rule", "message", "raw text"], rows, 60)
+        table(["#", "source", "file", "line", "rule", "message", "raw text"], rows, 60)
         if rows
         else "no quarantined rows match"
     )
@@ -358,22 +269,67 @@ def quarantine(file_id, rule, limit) -> None:
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def airflow(args) -> None:
-    """Run an Airflow command with the project's settings, e.g. `channel-dw airflow dags list`."""
-    from channel_dw.orchestration.airflow_env import (
-        airflow_bin,
-        airflow_environ,
-        ensure_metadata_db,
-    )
+    """Airflow with the project's settings: `up`, `down`, `status`, or any Airflow command.
+
+    \b
+    channel-dw airflow up       start api-server, scheduler, dag-processor and triggerer
+    channel-dw airflow down     stop them
+    channel-dw airflow status   what runs, where the logs and the login are
+    channel-dw airflow dags list   (any other Airflow command, run with the project's settings)
+    """
+    from channel_dw.orchestration import airflow_env, deployment
 
     s = settings()
-    ensure_metadata_db(s)
+    if args and args[0] in ("up", "down", "status") and len(args) == 1:
+        if args[0] == "up":
+            _say(deployment.up(s, _say).describe())
+        elif args[0] == "down":
+            deployment.down(s, _say)
+        else:
+            _say(deployment.status(s).describe())
+        return
+    airflow_env.ensure_metadata_db(s)
     from channel_dw.orchestration.mart import current_manifest
 
     try:  # the mart DAG renders its tasks from a dbt manifest: make it current once, here
         current_manifest(s)
     except RuntimeError as exc:  # a broken dbt project: the mart DAG will show an import error
         click.echo(f"warning: {exc}", err=True)
-    os.execve(airflow_bin(), [airflow_bin(), *args], airflow_environ(s))
+    env = deployment.deployment_environ(s)
+    os.execve(airflow_env.airflow_bin(), [airflow_env.airflow_bin(), *args], env)
+
+
+# --- bi ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def bi() -> None:
+    """Apache Superset on the mart: the "Channel KPIs" dashboard, read as bi_reader."""
+
+
+@bi.command("up")
+def bi_up() -> None:
+    """Install (the first time, into $DW_HOME/superset-venv), provision and start Superset."""
+    from channel_dw import bi as superset
+
+    _say("starting Superset (the first time it installs and sets up: about a minute)")
+    _say(superset.up())
+
+
+@bi.command("down")
+def bi_down() -> None:
+    """Stop Superset."""
+    from channel_dw import bi as superset
+
+    _say(superset.down())
+
+
+@bi.command("status")
+def bi_status() -> None:
+    """Whether Superset runs, its URL and the admin login."""
+    from channel_dw import bi as superset
+
+    _say(superset.status())
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -397,35 +353,6 @@ def dbt(args) -> None:
     os.execve(dbt_bin, [dbt_bin, *args], dbt_environ(s))
 
 
-def _build_mart(s) -> list[str]:
-    """`dbt build` of the whole project with the project's settings; [] or ["mart"] if it failed."""
-    import subprocess
-
-    from channel_dw.db.connection import connect
-    from channel_dw.db.schema import ensure_schema
-    from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ
-    from channel_dw.orchestration.mart import dbt_executable
-
-    with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
-        ensure_schema(conn)
-    started = time.monotonic()
-    env = {k: v for k, v in dbt_environ(s).items() if k != "DBT_QUIET"}  # its summary line
-    done = subprocess.run(
-        [dbt_executable(), "--no-use-colors", "build"],
-        cwd=DBT_PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    counts = [line.split("Done. ")[-1] for line in done.stdout.splitlines() if "Done. " in line]
-    took = time.monotonic() - started
-    _say(f"    dbt build: {counts[-1] if counts else 'no summary'} ({took:.0f} s)")
-    if done.returncode != 0:
-        _say("\n".join(done.stdout.splitlines()[-40:]))
-        return ["mart (dbt build)"]
-    return []
-
-
 # --- demo --------------------------------------------------------------------------------------
 
 
@@ -444,41 +371,12 @@ def backfill(start: date, end: date | None, no_report: bool) -> None:
     backfill of the same range changes nothing. On a deployment with a scheduler, `airflow
     backfill create` does the same through the scheduler (README, "Backfill").
     """
-    from channel_dw.orchestration import airflow_env
+    from channel_dw.orchestration import jobs
 
     end = end or start
     if end < start:
         raise click.BadParameter(f"--end {end} is before --start {start}")
-    s = settings()
-    if s.embedded:
-        from channel_dw.db import embedded
-
-        embedded.start(s)
-    airflow_env.ensure_metadata_db(s)
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("DBT_QUIET", "true")
-    airflow_env.apply(s)
-    from channel_dw.orchestration.dag_runner import run_days
-
-    days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
-    _say(f"==> 1/3 ingest DAG for {len(days)} day(s), {start} to {end}")
-    failed = run_days("channel_ingest_daily", days, progress=lambda m: _say("    " + m))
-    _say("==> 2/3 the mart: one `dbt build` (incremental: it re-reads what the loads changed)")
-    failed += _build_mart(s)
-    months = sorted({day.replace(day=1) for day in days})
-    if no_report:
-        _say("==> 3/3 reports: skipped (--no-report)")
-    else:
-        _say(f"==> 3/3 report DAG for {', '.join(f'{m:%Y-%m}' for m in months)} (if closed)")
-        # the run on the 1st of the following month reports the month (as the schedule does)
-        from channel_dw.report.data import shift_month
-
-        after = [shift_month(m, 1) for m in months]
-        failed += run_days("channel_monthly_report", after, progress=lambda m: _say("    " + m))
-    print_ledger_summary()
-    if failed:
-        _say(f"\n{len(failed)} DAG run(s) did not succeed: {', '.join(failed)}")
-        raise SystemExit(1)
+    _fail_on(jobs.backfill(settings(), start, end, _say, report=not no_report))
 
 
 @main.command()
@@ -533,86 +431,15 @@ def demo(start: date, end: date, customers: int) -> None:
     mart, each checked against what the generator planted; 7. run the monthly report DAG for the
     last month and print where its report is.
     """
-    from channel_dw.orchestration import airflow_env
+    from channel_dw.orchestration import jobs
 
-    s = settings()
-    _say(f"==> 1/7 warehouse: {s.redacted_url()}")
-    if s.embedded:
-        from channel_dw.db import embedded
+    _fail_on(jobs.demo(settings(), start, end, customers, _say))
 
-        _say("    " + embedded.start(s).describe())
-    _say(f"==> 2/7 generating {start}..{end} for {customers:,} customers into {s.landing}")
-    if s.landing.exists():
-        shutil.rmtree(s.landing)
-    from channel_dw.generate import generate_landing
 
-    generate_landing(
-        s.landing, start, end, customers=customers, progress=lambda m: _say("    " + m)
-    )
-    _say("==> 3/7 running the ingest DAG for every day (Airflow dag.test, in-process)")
-    airflow_env.ensure_metadata_db(s)
-    # Task output at WARNING and above (a rejected file is a warning); `channel-dw airflow dags
-    # test ...` shows a day's full task logs.
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    airflow_env.apply(s)
-    from channel_dw.orchestration.dag_runner import run_days
-
-    days = [date.fromordinal(d) for d in range(start.toordinal(), end.toordinal() + 1)]
-    failed = run_days("channel_ingest_daily", days, progress=lambda m: _say("    " + m))
-    _say("==> 4/7 re-deliveries: identical, corrected and late files")
-    redeliveries = s.landing / "_redeliveries"
-    for folder in (
-        sorted(p for p in redeliveries.iterdir() if p.is_dir()) if redeliveries.exists() else []
-    ):
-        touched: set[date] = set()
-        from channel_dw.sources import get_source
-
-        for path in sorted(folder.glob("*/*")):
-            spec = get_source(path.parent.name)
-            target = s.landing / path.parent.name / path.name
-            shutil.copyfile(path, target)
-            touched.add(spec.business_date(path.name))
-            _say(f"    delivered {folder.name}: {path.parent.name}/{path.name}")
-        failed += run_days(
-            "channel_ingest_daily", sorted(touched), progress=lambda m: _say("    " + m)
-        )
-    _say(
-        "==> 5/7 building the mart: Airflow DAG channel_mart_build (freshness gate, then one"
-        " task per dbt seed and model with its tests)"
-    )
-    # dbt's own per-node output is in each task's log; here only its errors
-    os.environ.setdefault("DBT_QUIET", "true")
-    failed += run_days("channel_mart_build", [end], progress=lambda m: _say("    " + m))
-    _say("==> 6/7 the ledger and the mart")
-    print_ledger_summary()
-    print_mart_summary()
-    manifest = s.landing / "manifest.json"
-    if manifest.exists():
-        from channel_dw.db.connection import connect
-        from channel_dw.ingest.verify import verify_manifest
-        from channel_dw.quality.mart_verify import verify_mart
-
-        with contextlib.closing(connect(s)) as conn:
-            checks = [verify_manifest(conn, manifest), verify_mart(conn, manifest)]
-        for check in checks:
-            _say("\n" + check.summary())
-            if not check.ok():
-                failed.append(f"{check.subject} check")
-    from channel_dw.report.data import shift_month
-
-    month = end.replace(day=1)
-    after = shift_month(month, 1)
-    _say(f"==> 7/7 the monthly report for {month:%Y-%m}: Airflow DAG channel_monthly_report")
-    failed += run_days("channel_monthly_report", [after], progress=lambda m: _say("    " + m))
+def _fail_on(failed: list[str]) -> None:
     if failed:
         _say(f"\n{len(failed)} DAG run(s) did not succeed: {', '.join(failed)}")
         raise SystemExit(1)
-    stem = s.reports / f"channel-report-{month:%Y-%m}"
-    _say(
-        "\nDone. Inspect with `channel-dw ledger`, `channel-dw quarantine`, or psql "
-        '"$(channel-dw db url)". Stop the database with `channel-dw db stop`.'
-    )
-    _say(f"\nThe report for headquarters, {month:%Y-%m}:\n    {stem}.html\n    {stem}.xlsx")
 
 
 def run() -> None:  # pragma: no cover - console entry point wrapper

@@ -88,7 +88,8 @@ class Settings:
 DEFAULT_PORT = 55432
 
 
-def _port_is_free(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on 127.0.0.1:port now."""
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -107,7 +108,7 @@ def _embedded_port(home: Path) -> int:
     if remembered.exists():
         return int(remembered.read_text().strip())
     port = DEFAULT_PORT
-    if not _port_is_free(port):
+    if not port_is_free(port):
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]

@@ -40,7 +40,7 @@ SERVER_OPTIONS = {
     "max_wal_size": "4GB",
     "work_mem": "64MB",
     "maintenance_work_mem": "256MB",
-    "max_connections": "60",
+    "max_connections": "150",
     "max_locks_per_transaction": "512",
 }
 

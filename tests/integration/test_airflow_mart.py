@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import psycopg2
 import pytest
 
+from channel_dw.orchestration.airflow_env import metadata_url
 from channel_dw.orchestration.assets import MARTS_ASSET
 from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR
 from channel_dw.orchestration.mart import StaleSourcesError, check_source_freshness
@@ -54,11 +55,13 @@ def test_mart_dag_gates_on_freshness_builds_the_mart_and_updates_the_marts_asset
     assert result.returncode == 0, output[-6000:]
     assert "source freshness" in output  # the gate ran dbt source freshness
     # the run published the Asset that the KPI and report DAGs schedule on
-    with contextlib.closing(sqlite3.connect(warehouse.airflow_home / "airflow.db")) as meta:
-        events = meta.execute(
-            "select count(*) from asset_event e join asset a on a.id = e.asset_id where a.uri = ?",
+    meta_db = metadata_url(warehouse).replace("postgresql+psycopg2://", "postgresql://")
+    with contextlib.closing(psycopg2.connect(meta_db)) as meta, meta.cursor() as cur:
+        cur.execute(
+            "select count(*) from asset_event e join asset a on a.id = e.asset_id where a.uri = %s",
             (MARTS_ASSET.uri,),
-        ).fetchone()[0]
+        )
+        events = cur.fetchone()[0]
     assert events == 1
 
     # the gate: a source past its freshness error_after stops the build (the task fails for good)

@@ -1,0 +1,114 @@
+"""Faults under a real scheduler (``channel-dw airflow up``): a load task's process killed with
+SIGKILL, and the scheduler itself killed with SIGKILL while a load runs.
+
+Each test loads a day whose web file is big enough (300,000 events) to be killed half-way: the
+kill comes when the ledger shows the delivery ``loading``. In both cases the run must end in
+success through a retry, the ledger must show the interrupted attempt cleaned up (``abandoned``)
+and the file loaded once, and ``raw`` must hold the file's rows exactly once. Only the ingest DAG
+is unpaused: the mart is not what these tests are about.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import psutil
+import pytest
+
+from tests.integration.airflow_deployment import (
+    big_web_file,
+    cli,
+    deliver,
+    ledger_of,
+    prepare_landing,
+    previous_month_end,
+    running_airflow,
+    wait_for_ledger,
+)
+
+pytestmark = pytest.mark.integration
+
+BIG = 300_000
+
+
+def _web_rows(db, file_name: str) -> tuple[int, int]:
+    """(rows in raw.web_events from the file's live delivery, that delivery's rows_loaded)."""
+    with db.cursor() as cur:
+        cur.execute(
+            "select file_id, rows_loaded from audit.file_ledger"
+            " where file_name = %s and status = 'loaded'",
+            (file_name,),
+        )
+        (file_id, rows_loaded), *more = cur.fetchall()
+        assert not more, "two live deliveries of one file"
+        cur.execute("select count(*) from raw.web_events where _file_id = %s", (file_id,))
+        return cur.fetchone()[0], rows_loaded
+
+
+def _start_the_day(warehouse, airflow, big: int = BIG):
+    day = previous_month_end()
+    waiting = prepare_landing(warehouse, day, customers=200)
+    web = big_web_file(waiting, day, big)
+    deliver(waiting, warehouse.landing)
+    run = airflow.trigger("channel_ingest_daily", day)
+    airflow.unpause("channel_ingest_daily")
+    return day, web.name, run["dag_run_id"]
+
+
+def test_a_killed_load_task_is_not_a_success_and_its_retry_loads_the_file(
+    warehouse, db, monkeypatch
+):
+    with running_airflow(monkeypatch) as airflow:
+        _day, web, run_id = _start_the_day(warehouse, airflow)
+        wait_for_ledger(db, web, "loading")
+        ti = airflow.task_instances("channel_ingest_daily", run_id)["load_web"]
+        task = psutil.Process(ti["pid"])
+        assert "airflow" in " ".join(task.cmdline()), task.cmdline()
+        os.kill(ti["pid"], signal.SIGKILL)
+        print(f"killed the load_web task process {ti['pid']} ({task.cmdline()})")
+
+        run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
+        assert run["state"] == "success", airflow.describe_runs()
+        tries = airflow.api(
+            f"/api/v2/dags/channel_ingest_daily/dagRuns/{run_id}/taskInstances/load_web/tries"
+        )["task_instances"]
+        states = [t["state"] for t in sorted(tries, key=lambda t: t["try_number"])]
+        # the killed attempt is not recorded as a success (Airflow #60858); a retry loaded it
+        assert states[0] != "success" and states[-1] == "success" and len(states) >= 2, states
+
+    assert [status for status, _ in ledger_of(db, web)] == ["abandoned", "loaded"]
+    in_raw, loaded = _web_rows(db, web)
+    assert in_raw == loaded and loaded > BIG * 0.9
+
+
+def test_the_scheduler_killed_during_a_load_then_started_again_finishes_the_run(
+    warehouse, db, monkeypatch
+):
+    with running_airflow(monkeypatch) as airflow:
+        _day, web, run_id = _start_the_day(warehouse, airflow)
+        wait_for_ledger(db, web, "loading")
+        pid = int((warehouse.airflow_home / "run" / "scheduler.pid").read_text())
+        scheduler = psutil.Process(pid)
+        # the scheduler and everything it runs (LocalExecutor: the task processes are its
+        # descendants) die at once, as when its container or host goes down
+        family = [scheduler, *scheduler.children(recursive=True)]
+        for process in family:
+            process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(family, timeout=10)
+        print(f"killed the scheduler {pid} and its {len(family) - 1} descendant(s)")
+
+        restarted = cli("airflow", "up")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        assert "starting scheduler" in restarted.stdout, restarted.stdout
+        assert "api-server already runs" in restarted.stdout, restarted.stdout
+
+        run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
+        assert run["state"] == "success", airflow.describe_runs()
+
+    assert [status for status, _ in ledger_of(db, web)] == ["abandoned", "loaded"]
+    in_raw, loaded = _web_rows(db, web)
+    assert in_raw == loaded and loaded > BIG * 0.9
+    with db.cursor() as cur:
+        cur.execute("select count(*) from audit.file_ledger where status = 'loading'")
+        assert cur.fetchone()[0] == 0

@@ -210,17 +210,24 @@ class Airflow:
 
 
 @contextlib.contextmanager
-def running_airflow(monkeypatch) -> Iterator[Airflow]:
+def running_airflow(
+    monkeypatch, metadata_url: str | None = None, retry_delay: int = 5
+) -> Iterator[Airflow]:
     """``channel-dw airflow up`` with the environment the warehouse fixture set; ``down`` after.
+    ``metadata_url``: Airflow's metadata database elsewhere than on the warehouse's server;
+    ``retry_delay``: the first retry's delay in seconds (production: 300).
 
     The project's DAGs start paused (Airflow's default); the tests unpause them as a user would.
     """
     for key in list(os.environ):
         if key.startswith(_DROPPED_PREFIXES):
             monkeypatch.delenv(key)
+    if metadata_url:
+        sqlalchemy_url = metadata_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        monkeypatch.setenv("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", sqlalchemy_url)
     monkeypatch.setenv("DW_AIRFLOW_PORT", str(free_port()))
-    # a retry after 5 s, not the production 5 minutes (DW_RETRY_DELAY_SECONDS, dag_defaults)
-    monkeypatch.setenv("DW_RETRY_DELAY_SECONDS", "5")
+    # a retry after seconds, not the production 5 minutes (DW_RETRY_DELAY_SECONDS, dag_defaults)
+    monkeypatch.setenv("DW_RETRY_DELAY_SECONDS", str(retry_delay))
     # a task whose process died is failed (and retried) after 20 s without a heartbeat, not 5 min
     # and a scheduler started after one was killed resets its orphaned tasks within ~30 s
     quick = {

@@ -49,5 +49,8 @@ bench-history: setup  ## one incremental day on 12 months of history vs on one m
 db-stop: setup
 	$(VENV)/channel-dw db stop
 
-clean: db-stop
+clean: setup  ## stop Superset, Airflow and the embedded PostgreSQL, then remove .dw
+	-$(VENV)/channel-dw bi down
+	-$(VENV)/channel-dw airflow down
+	$(VENV)/channel-dw db stop
 	rm -rf .dw

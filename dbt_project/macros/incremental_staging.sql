@@ -87,3 +87,31 @@
     {%- endfor -%}
     {{ return(indexes) }}
 {%- endmacro %}
+
+{#- The CTEs that keep the first delivery of every key (`ranked`, `delivery_no = 1` is it): the
+    rows of `typed` (the files read), in an incremental run together with the rows already staged
+    for the same keys, ranked by file and line. Ends with a comma: the model's `final` follows. -#}
+{% macro first_delivery_ctes(files, key_column) -%}
+{% if files is not none %}
+staged as (
+    -- the deliveries staged before, of the keys the new files carry
+    select * from {{ this }}
+    where {{ key_column }} in (select typed.{{ key_column }} from typed)
+),
+{% endif %}
+
+deliveries as (
+    select * from typed
+    {% if files is not none %}
+    union all
+    select * from staged
+    {% endif %}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by {{ key_column }} order by file_id, line_no) as delivery_no
+    from deliveries
+),
+{%- endmacro %}

@@ -92,28 +92,7 @@ typed as (
     from parsed
 ),
 
-{% if files is not none %}
-staged as (
-    -- the deliveries staged before, of the keys the new files carry
-    select * from {{ this }}
-    where call_id in (select typed.call_id from typed)
-),
-{% endif %}
-
-deliveries as (
-    select * from typed
-    {% if files is not none %}
-    union all
-    select * from staged
-    {% endif %}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by call_id order by file_id, line_no) as delivery_no
-    from deliveries
-),
+{{ first_delivery_ctes(files, 'call_id') }}
 
 final as (
     select

@@ -69,28 +69,7 @@ typed as (
     from parsed
 ),
 
-{% if files is not none %}
-staged as (
-    -- the deliveries staged before, of the keys the new files carry
-    select * from {{ this }}
-    where msg_id in (select typed.msg_id from typed)
-),
-{% endif %}
-
-deliveries as (
-    select * from typed
-    {% if files is not none %}
-    union all
-    select * from staged
-    {% endif %}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by msg_id order by file_id, line_no) as delivery_no
-    from deliveries
-),
+{{ first_delivery_ctes(files, 'msg_id') }}
 
 final as (
     select

@@ -57,28 +57,7 @@ typed as (
             and events.event in ('biz_submit', 'biz_result')
 ),
 
-{% if files is not none %}
-staged as (
-    -- the deliveries staged before, of the keys the new files carry
-    select * from {{ this }}
-    where event_id in (select typed.event_id from typed)
-),
-{% endif %}
-
-deliveries as (
-    select * from typed
-    {% if files is not none %}
-    union all
-    select * from staged
-    {% endif %}
-),
-
-ranked as (
-    select
-        *,
-        row_number() over (partition by event_id order by file_id, line_no) as delivery_no
-    from deliveries
-),
+{{ first_delivery_ctes(files, 'event_id') }}
 
 final as (
     select

@@ -237,30 +237,9 @@ def ledger(source, start, end, status, summary) -> None:
 @click.option("--limit", default=50, show_default=True)
 def quarantine(file_id, rule, limit) -> None:
     """Show quarantined rows: file, line, rule, message and the raw text."""
-    from channel_dw.db.connection import connect
+    from channel_dw.orchestration.summaries import quarantine_table
 
-    where, params = ["true"], []
-    if file_id is not None:
-        where.append("file_id = %s")
-        params.append(file_id)
-    if rule:
-        where.append("rule = %s")
-        params.append(rule)
-    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select file_id, source, file_name, line_no, rule, message, raw_text"
-            f" from audit.quarantine where {' and '.join(where)}"
-            " order by file_id, line_no limit %s",
-            [*params, limit],
-        )
-        rows = cur.fetchall()
-    from channel_dw.orchestration.summaries import table
-
-    _say(
-        table(["#", "source", "file", "line", "rule", "message", "raw text"], rows, 60)
-        if rows
-        else "no quarantined rows match"
-    )
+    _say(quarantine_table(file_id, rule, limit))
 
 
 # --- airflow -----------------------------------------------------------------------------------

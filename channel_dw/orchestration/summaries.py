@@ -104,3 +104,27 @@ def ledger_summary(say: Say) -> None:
     skipped = sum(1 for r in rows if r[4] == "skipped")
     if skipped:
         say(f"\n{skipped} identical re-deliveries skipped (`channel-dw ledger --status skipped`)")
+
+
+def quarantine_table(file_id: int | None, rule: str | None, limit: int) -> str:
+    """Quarantined rows (of one delivery, of one rule): file, line, rule, message, raw text."""
+    from channel_dw.db.connection import connect
+
+    where, params = ["true"], []
+    if file_id is not None:
+        where.append("file_id = %s")
+        params.append(file_id)
+    if rule:
+        where.append("rule = %s")
+        params.append(rule)
+    with contextlib.closing(connect()) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select file_id, source, file_name, line_no, rule, message, raw_text"
+            f" from audit.quarantine where {' and '.join(where)}"
+            " order by file_id, line_no limit %s",
+            [*params, limit],
+        )
+        rows = cur.fetchall()
+    if not rows:
+        return "no quarantined rows match"
+    return table(["#", "source", "file", "line", "rule", "message", "raw text"], rows, 60)

@@ -38,3 +38,19 @@ begin
     end if;
 end
 $$;
+
+-- Nothing to create anywhere (issue #12): no temporary tables (PostgreSQL grants TEMPORARY on a
+-- database to every role) and no objects in public (granted to every role before PostgreSQL 15).
+-- The owner keeps both; only the roles that have them through PUBLIC (bi_reader's logins) lose
+-- them. Reading files or running commands needs superuser or the pg_read_server_files /
+-- pg_execute_server_program roles, which bi_reader never gets.
+do $$
+begin
+    execute format('revoke temporary on database %I from public', current_database());
+    execute 'revoke create on schema public from public';
+exception when insufficient_privilege then
+    raise notice '% may not revoke TEMPORARY on database % or CREATE on schema public from '
+        'PUBLIC: ask its owner to, or BI logins can create temporary tables',
+        current_user, current_database();
+end
+$$;

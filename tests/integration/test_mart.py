@@ -158,6 +158,38 @@ def test_bi_reader_reads_the_marts_and_nothing_else(bi_user):
                 cur.execute(f"select * from {table} limit 1")
 
 
+def test_bi_reader_creates_nothing_and_reaches_no_file_or_command(bi_user):
+    """Issue #12: a BI login cannot create objects in any schema (public included), nor read
+    the server's files or run commands through it."""
+    with bi_user.cursor() as cur:
+        cur.execute("select nspname from pg_namespace where nspname !~ '^pg_' order by 1")
+        schemas = [row[0] for row in cur.fetchall()]
+        assert {"public", "marts", "raw", "audit", "staging"} <= set(schemas), schemas
+        for schema in schemas:
+            if schema == "information_schema":
+                continue
+            with pytest.raises(errors.InsufficientPrivilege):
+                cur.execute(f'create table "{schema}".bi_probe (x int)')
+            with pytest.raises(errors.InsufficientPrivilege):
+                cur.execute(f'create view "{schema}".bi_probe as select 1 as x')
+        with pytest.raises(errors.InsufficientPrivilege):
+            cur.execute("create schema bi_probe")
+        for statement in (
+            "select pg_read_file('PG_VERSION')",
+            "select pg_ls_dir('.')",
+            "select pg_read_binary_file('PG_VERSION')",
+            "select lo_import('/etc/passwd')",
+            "copy (select 1) to program 'true'",
+            "copy pg_temp.no_such_table from program 'id'",
+            "create temp table bi_probe (x int)",
+        ):
+            with pytest.raises(errors.InsufficientPrivilege):
+                cur.execute(statement)
+        # an extension that reaches other servers or files (where the server has it at all)
+        with pytest.raises((errors.InsufficientPrivilege, errors.FeatureNotSupported)):
+            cur.execute("create extension if not exists dblink")
+
+
 def _clear_text_hits(conn, schema: str) -> dict[str, int]:
     """Text values in `schema` that hold a mobile number or an e-mail address in clear."""
     hits: dict[str, int] = {}

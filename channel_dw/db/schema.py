@@ -15,7 +15,7 @@ from channel_dw.sources import all_sources
 from channel_dw.sources.base import SourceSpec
 
 SQL_DIR = PROJECT_ROOT / "sql"
-_SCHEMA_LOCK = 7_310_001  # advisory lock key: one schema migration at a time
+SCHEMA_LOCK = 7_310_001  # advisory lock key: one schema migration at a time, no swap meanwhile
 
 
 def raw_table_ddl(spec: SourceSpec) -> SQL:
@@ -36,7 +36,7 @@ def raw_table_ddl(spec: SourceSpec) -> SQL:
 def ensure_schema(conn: PgConnection) -> None:
     """Idempotent; safe to call before every load, also from parallel tasks."""
     with conn.cursor() as cur:
-        cur.execute("select pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        cur.execute("select pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
         for path in sorted(SQL_DIR.glob("*.sql")):
             cur.execute(path.read_text(encoding="utf-8"))
         for spec in all_sources():

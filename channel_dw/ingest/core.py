@@ -40,7 +40,7 @@ from psycopg2.sql import SQL, Identifier, Literal
 
 from channel_dw.config import Settings, settings
 from channel_dw.db.connection import connect
-from channel_dw.db.schema import ensure_schema
+from channel_dw.db.schema import SCHEMA_LOCK, ensure_schema
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.copy_stream import BatchStream, copy_line
 from channel_dw.sources.base import SourceSpec
@@ -279,6 +279,10 @@ def _run_checks(conn: PgConnection, s: Settings, spec: SourceSpec, outcome: Load
 def _swap_in(conn: PgConnection, spec: SourceSpec, outcome: LoadOutcome) -> None:
     """Atomically replaces the earlier live delivery of the name (if any) with this one."""
     with conn.cursor() as cur:
+        # Shared with every other swap, exclusive with ensure_schema's DDL: that DDL (comments on
+        # every raw table, indexes on audit.quarantine) takes its locks in another order than a
+        # swap does, and the two deadlocked when one load's swap met another load's schema check.
+        cur.execute("select pg_advisory_xact_lock_shared(%s)", (SCHEMA_LOCK,))
         cur.execute(
             "select file_id from audit.file_ledger"
             " where source = %s and file_name = %s and status = 'loaded' for update",

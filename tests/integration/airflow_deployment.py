@@ -228,10 +228,10 @@ def running_airflow(
     monkeypatch.setenv("DW_AIRFLOW_PORT", str(free_port()))
     # a retry after seconds, not the production 5 minutes (DW_RETRY_DELAY_SECONDS, dag_defaults)
     monkeypatch.setenv("DW_RETRY_DELAY_SECONDS", str(retry_delay))
-    # a task whose process died is failed (and retried) after 20 s without a heartbeat, not 5 min
+    # a task whose process died is failed (and retried) after 60 s without a heartbeat, not 5 min
     # and a scheduler started after one was killed resets its orphaned tasks within ~30 s
     quick = {
-        "TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+        "TASK_INSTANCE_HEARTBEAT_TIMEOUT": "60",
         "TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
         "SCHEDULER_HEALTH_CHECK_THRESHOLD": "10",
         "ORPHANED_TASKS_CHECK_INTERVAL": "15",

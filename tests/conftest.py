@@ -27,25 +27,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-# The longest test files (a running Airflow or Superset each, several minutes) first: under
-# `-n 2 --dist loadfile` a file runs whole on one worker, and one of these collected last would
-# run alone while the other worker idles.
-SLOW_FIRST = (
-    "test_scheduler.py",
-    "test_scheduler_faults.py",
-    "test_bi.py",
-    "test_incremental_history.py",
-)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return SLOW_FIRST.index(name) if name in SLOW_FIRST else len(SLOW_FIRST)
-
-    items.sort(key=rank)  # stable: the order within a file and among the others is kept
-
-
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Settings]:
     """An embedded PostgreSQL of its own (own data folder and port), stopped after the session."""

@@ -15,7 +15,9 @@ The life of one delivery, and why each step is where it is:
 5. **Swap, one transaction.** The earlier delivery of the same name (if any) is detached and
    dropped, marked ``superseded``; the new table is attached as the file's partition of
    ``raw.<raw_table>``; its quarantined rows move to ``audit.quarantine``; the ledger says
-   ``loaded``. Readers of ``raw`` see the old rows or the new ones, never a mix.
+   ``loaded``. Readers of ``raw`` see the old rows or the new ones, never a mix. Swaps of
+   different files run side by side; the schema check's DDL (``ensure_schema``) waits for them and
+   they for it (one advisory lock, shared by swaps), which keeps the two from deadlocking.
 
 A rejected corrected delivery does not remove the earlier good delivery of that name.
 Every step holds a per-file-name advisory lock, so two processes never load the same name at once.

@@ -20,7 +20,8 @@ The life of one delivery, and why each step is where it is:
    they for it (one advisory lock, shared by swaps), which keeps the two from deadlocking.
 
 A rejected corrected delivery does not remove the earlier good delivery of that name.
-Every step holds a per-file-name advisory lock, so two processes never load the same name at once.
+Every step holds a per-file-name advisory lock, so two processes never load the same name at once:
+the second waits (and says for whom), then skips the delivery the first loaded or replaces it.
 """
 
 from __future__ import annotations
@@ -110,6 +111,42 @@ def _lock_key(source: str, file_name: str) -> int:
         "big",
         signed=True,
     )
+
+
+def _take_file_lock(
+    conn: PgConnection,
+    key: int,
+    spec: SourceSpec,
+    file_name: str,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Takes the file name's lock; while another process holds it, says who and waits.
+
+    The waiter then finds that delivery in the ledger and skips (same bytes) or replaces it
+    (corrected bytes), so a file loaded by two processes at once is loaded exactly once."""
+    with conn.cursor() as cur:
+        cur.execute("select pg_try_advisory_lock(%s)", (key,))
+        if cur.fetchone()[0]:
+            return
+        cur.execute(
+            "select file_id, loaded_by, to_char(started_at, 'HH24:MI:SS') from audit.file_ledger"
+            " where source = %s and file_name = %s and status = 'loading'"
+            " order by file_id desc limit 1",
+            (spec.name, file_name),
+        )
+        row = cur.fetchone()
+        conn.commit()  # no snapshot held while waiting
+        holder = (
+            f"delivery #{row[0]}, started at {row[2]} by {row[1]}" if row else "another process"
+        )
+        message = (
+            f"{spec.name}/{file_name}: waiting: this file is being loaded by {holder}; once it"
+            " is done this load skips it if the bytes are the same, or replaces it if they differ"
+        )
+        log.info(message)
+        if progress:
+            progress(message)
+        cur.execute("select pg_advisory_lock(%s)", (key,))
 
 
 def part_table(spec: SourceSpec, file_id: int) -> Identifier:
@@ -343,8 +380,7 @@ def load_file(
     key = _lock_key(spec.name, path.name)
     try:
         ensure_schema(conn)
-        with conn.cursor() as cur:
-            cur.execute("select pg_advisory_lock(%s)", (key,))
+        _take_file_lock(conn, key, spec, path.name, progress)
         try:
             _recover_interrupted(conn, spec, path.name)
             with conn.cursor() as cur:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from channel_dw.config import PROJECT_ROOT, Settings, settings
 
@@ -23,7 +24,18 @@ def dbt_environ(s: Settings | None = None) -> dict[str, str]:
             "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
             "DBT_PROJECT_DIR": str(DBT_PROJECT_DIR),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+            # kept for the secrets masker of Airflow's task log; no model reads it
             "DW_PII_KEY": s.pii_key(),
+            # the key reaches the models' SQL as a session setting, never as text in the SQL
+            "PGOPTIONS": _with_pii_key(env.get("PGOPTIONS", ""), s.pii_key()),
+            "DW_PII_KEY_IN_SESSION": "yes",
         }
     )
     return env
+
+
+def _with_pii_key(options: str, key: str) -> str:
+    """PGOPTIONS plus ``-c dw.pii_key=<key>`` (libpq splits options on spaces: escaped)."""
+    escaped = key.replace("\\", "\\\\").replace(" ", "\\ ")
+    others = re.sub(r"-c\s*dw\.pii_key=(?:\\.|\S)*", "", options).strip()
+    return f"{others} -c dw.pii_key={escaped}".strip()

@@ -54,7 +54,7 @@ CROSS_MODEL_TESTS_TASK_ID = "cross_model_tests"
 _PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
 _PROJECT_DIRS = ("models", "seeds", "macros", "snapshots", "tests", "analyses")
 # dbt_environ's values that are secrets: masked in the task logs and rendered fields.
-_SECRET_VARS = ("DW_DB_PASSWORD", "DW_PII_KEY")
+_SECRET_VARS = ("DW_DB_PASSWORD", "DW_PII_KEY", "PGOPTIONS")
 
 FRESHNESS_FAILING = ("error", "runtime error")
 

@@ -8,9 +8,12 @@ re-deliveries (a late halls file, a corrected hotline file, an identical web fil
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import subprocess
 import sys
+import uuid
+import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -35,7 +38,7 @@ def backfill(*args: str) -> str:
         [CLI, "backfill", *args], env=env, capture_output=True, text=True, timeout=900
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
-    return done.stdout
+    return done.stdout + done.stderr
 
 
 def snapshot(url: str) -> dict[str, object]:
@@ -55,10 +58,19 @@ def snapshot(url: str) -> dict[str, object]:
         return taken
 
 
+# Secrets of this run: whatever it writes (logs, dbt's output, the ledger, the report, messages)
+# must hold neither. The test server trusts local connections, so the password is never checked,
+# but it travels everywhere the URL does.
+PASSWORD = "pw-" + uuid.uuid4().hex
+PII_KEY = "pii-key-" + uuid.uuid4().hex
+
+
 def test_backfill_loads_late_and_corrected_files_and_a_rerun_changes_nothing(
     make_database, tmp_path, monkeypatch
 ):
-    use_database(monkeypatch, make_database(), tmp_path)
+    url = make_database().replace("@", f":{PASSWORD}@", 1)
+    use_database(monkeypatch, url, tmp_path)
+    monkeypatch.setenv("DW_PII_KEY", PII_KEY)
     monkeypatch.setenv("DW_REPORTS", str(tmp_path / "reports"))
     s = settings()
     # the generator holds back its planted re-deliveries: the halls file of 30 September (late),
@@ -96,6 +108,36 @@ def test_backfill_loads_late_and_corrected_files_and_a_rerun_changes_nothing(
     assert reports == ["channel-report-2026-09.html", "channel-report-2026-09.xlsx"]
     before = snapshot(s.database_url)
 
-    backfill("--start", "2026-09-29", "--end", "2026-10-01", "--no-report")
+    out += backfill("--start", "2026-09-29", "--end", "2026-10-01", "--no-report")
 
     assert snapshot(s.database_url) == before
+    assert secrets_found(tmp_path, out, s.database_url) == []
+
+
+def secrets_found(root: Path, output: str, url: str) -> list[str]:
+    """Where the password or the PII key of this run appear: files under ``root`` (every file,
+    xlsx and gzip members included), the commands' output, the audit tables. The one file meant
+    to hold a secret is none of these: DW_PII_KEY came from the environment."""
+    needles = {"password": PASSWORD.encode(), "PII key": PII_KEY.encode()}
+    found = [
+        f"{what} in the output of channel-dw" for what, n in needles.items() if n in output.encode()
+    ]
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        blobs = [path.read_bytes()]
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                blobs += [z.read(name) for name in z.namelist()]
+        elif path.suffix == ".gz":
+            blobs.append(gzip.decompress(blobs[0]))
+        found += [
+            f"{what} in {path.relative_to(root)}"
+            for what, n in needles.items()
+            if any(n in b for b in blobs)
+        ]
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute("select table_name from information_schema.tables where table_schema = 'audit'")
+        for (table,) in cur.fetchall():
+            cur.execute(f"select t::text from audit.{table} as t")
+            text = "\n".join(r[0] for r in cur.fetchall()).encode()
+            found += [f"{what} in audit.{table}" for what, n in needles.items() if n in text]
+    return found

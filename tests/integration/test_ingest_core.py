@@ -39,6 +39,26 @@ def sms_file(folder: Path, day: str, records: list[str], trailer: str | None = N
     return path
 
 
+def big_sms_file(path: Path, prefix: str, n: int) -> None:
+    """A valid SMS file of ``n`` rows, written aside and renamed into place (as senders do)."""
+    tmp = path.with_name(path.name + ".part")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(f"{prefix}{i:07d}|13812345678|20261003081502|JF|0|100|TY\n")
+        fh.write(f"#TRAILER|{n}|{n * 100}\n")
+    os.replace(tmp, path)
+
+
+def load_in_another_process(path: Path) -> subprocess.Popen:
+    """``load_file`` of an SMS file, checks skipped, in a child process (to kill or race)."""
+    code = (
+        "import sys; from pathlib import Path; from channel_dw.ingest.core import load_file;"
+        "from channel_dw.sources import get_source;"
+        "load_file(get_source('sms'), Path(sys.argv[1]), run_checks=False)"
+    )
+    return subprocess.Popen([sys.executable, "-c", code, str(path)], env=os.environ.copy())
+
+
 def raw_rows(db) -> list[tuple]:
     with db.cursor() as cur:
         cur.execute("select msg_id, msisdn, amount_fen, _line from raw.sms_hall order by msg_id")
@@ -205,16 +225,8 @@ def test_killed_load_is_cleaned_up_and_the_retry_loads_each_row_once(warehouse, 
     folder = tmp_path / "sms"
     folder.mkdir()
     path = folder / "sms_hall_20261003.txt"
-    with path.open("w", encoding="utf-8") as fh:
-        for i in range(n):
-            fh.write(f"K{i:07d}|13812345678|20261003081502|JF|0|100|TY\n")
-        fh.write(f"#TRAILER|{n}|{n * 100}\n")
-    code = (
-        "import sys; from pathlib import Path; from channel_dw.ingest.core import load_file;"
-        "from channel_dw.sources import get_source;"
-        "load_file(get_source('sms'), Path(sys.argv[1]), run_checks=False)"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], env=os.environ.copy())
+    big_sms_file(path, "K", n)
+    proc = load_in_another_process(path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if [r[1] for r in ledger(db)] == ["loading"]:

@@ -109,3 +109,13 @@ def test_dbt_gets_its_environment_at_run_time_and_secrets_stay_out_of_the_operat
     assert os.environ["DW_DB_PORT"] == "6543"
     assert os.environ["DW_DB_PASSWORD"] == "s3cret-password"
     assert os.environ["DW_PII_KEY"] == settings().pii_key()
+    # the models read the key from their session (PGOPTIONS), never from their SQL text
+    assert os.environ["PGOPTIONS"] == "-c dw.pii_key=" + "k" * 32
+
+
+def test_the_pii_key_joins_the_users_pgoptions_escaped_and_only_once():
+    from channel_dw.orchestration.dbt_env import _with_pii_key
+
+    first = _with_pii_key("-c work_mem=64MB", "a key with spaces\\")
+    assert first == "-c work_mem=64MB -c dw.pii_key=a\\ key\\ with\\ spaces\\\\"
+    assert _with_pii_key(first, "k" * 16) == "-c work_mem=64MB -c dw.pii_key=" + "k" * 16

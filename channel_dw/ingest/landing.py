@@ -120,8 +120,9 @@ def date_of(spec: SourceSpec, file_name: str) -> date | str:
         return "the date in its name is not a calendar date"
 
 
-def explicit_file(path: Path, landing: Path) -> tuple[SourceSpec, Path, date]:
-    """The source, absolute path and business date of a file named by the user (``--file``).
+def explicit_file(path: Path, landing: Path) -> tuple[SourceSpec, Path, date, Path | None]:
+    """The source, absolute path, business date and the landing root it must stay in (None
+    outside it) of a file named by the user (``--file``): the fields of a ``FoundFile``.
 
     Its source is the name of the folder it is in, as given (symlinks are not resolved for
     that). In the landing root it obeys the landing root's rules; elsewhere it is followed.
@@ -149,4 +150,4 @@ def explicit_file(path: Path, landing: Path) -> tuple[SourceSpec, Path, date]:
     reason = check_entry(given, root) if in_landing else not_regular(given)
     if reason:
         raise UnusableFile(path, reason)
-    return spec, given, day
+    return spec, given, day, root if in_landing else None

@@ -38,6 +38,9 @@ class FoundFile:
     spec: SourceSpec
     path: Path
     business_date: date
+    # The resolved landing root the file must stay in (checked again right before its load, as
+    # a symlink may have been pointed elsewhere since discovery); None: a file the user chose.
+    root: Path | None = None
 
 
 @dataclass
@@ -95,7 +98,7 @@ def discover(
             if reason:
                 ignored.append(Ignored(path, reason))
                 continue
-            found.append(FoundFile(spec, path, day))
+            found.append(FoundFile(spec, path, day, root))
     order = {name: i for i, name in enumerate(SOURCE_NAMES)}
     found.sort(key=lambda f: (f.business_date, order[f.spec.name], f.path.name))
     return found, ignored
@@ -116,6 +119,9 @@ def ingest_files(
     try:
         for i, f in enumerate(files, start=1):
             try:
+                moved = f.root is not None and outside_root(f.path, f.root)
+                if moved:
+                    raise UnusableFile(f.path, moved)
                 outcome = load_file(
                     f.spec,
                     f.path,

@@ -17,7 +17,7 @@ import pytest
 
 from channel_dw.ingest.core import load_file
 from channel_dw.ingest.landing import UnusableFile, shown
-from channel_dw.ingest.runner import discover, ingest
+from channel_dw.ingest.runner import discover, ingest, ingest_files
 from channel_dw.sources import get_source
 
 pytestmark = pytest.mark.integration
@@ -309,3 +309,23 @@ def test_load_file_refuses_a_fifo_swapped_in_after_discovery_without_opening_it(
     with db.cursor() as cur:
         cur.execute("select to_regclass('audit.file_ledger')")
         assert cur.fetchone()[0] is None  # refused before any database work
+
+
+def test_a_symlink_pointed_out_of_the_root_after_discovery_is_not_followed(warehouse, db, tmp_path):
+    landing = warehouse.landing
+    put(landing / "sms" / ".staged", "INSIDE1")
+    link = landing / "sms" / "sms_hall_20261004.txt"
+    link.symlink_to(".staged")
+    found, ignored = discover(landing)
+    assert [f.path for f in found] == [link] and ignored == []
+    link.unlink()
+    link.symlink_to(put(tmp_path / "outside" / "secret.txt", "SECRET1"))
+
+    result = ingest_files(found, s=warehouse, run_checks=False)
+
+    assert result.outcomes == []
+    [(path, reason)] = result.failures
+    assert path == link and "outside the landing root" in reason
+    with db.cursor() as cur:
+        cur.execute("select to_regclass('raw.sms_hall')")
+        assert cur.fetchone()[0] is None  # not even the schema check ran: nothing was read

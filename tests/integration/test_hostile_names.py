@@ -2,12 +2,14 @@
 contract name or reported (path and reason) and ignored; nothing is run, nothing outside the
 landing root is followed, no SQL is built from a name, no traceback reaches the user.
 
-Through the runner (discover/ingest) and through ``channel-dw ingest`` in a subprocess. The rules
-are in docs/ingestion.md ("Names and paths") and channel_dw/ingest/landing.py.
+Through the runner (discover/ingest), the ingest DAG's task and ``channel-dw ingest`` in a
+subprocess. The rules are in docs/ingestion.md ("Names and paths") and
+channel_dw/ingest/landing.py.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -329,3 +331,43 @@ def test_a_symlink_pointed_out_of_the_root_after_discovery_is_not_followed(wareh
     with db.cursor() as cur:
         cur.execute("select to_regclass('raw.sms_hall')")
         assert cur.fetchone()[0] is None  # not even the schema check ran: nothing was read
+
+
+def test_the_ingest_dag_task_skips_an_ignored_entry_and_fails_on_an_unreadable_file(
+    warehouse, db, tmp_path, monkeypatch
+):
+    from datetime import datetime
+
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from channel_dw.orchestration.tasks import BUSINESS_TZ, LoadFailedError, load_source_for_day
+
+    landing = warehouse.landing
+    hostile_landing(landing, tmp_path / "outside")
+    refuse_unreadable(monkeypatch)
+    records: list[logging.LogRecord] = []  # Airflow's logging set-up replaces caplog's handler
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    logging.getLogger("channel_dw").addHandler(handler)
+    monkeypatch.setattr(logging.getLogger("channel_dw"), "level", logging.INFO)
+
+    def day(n: int) -> datetime:
+        return datetime(2026, 10, n, tzinfo=BUSINESS_TZ)
+
+    try:
+        with pytest.raises(AirflowSkipException, match="no sms file for 2026-10-03"):
+            load_source_for_day("sms", day(3), run_id="t3")  # the symlink out of the root
+        with pytest.raises(LoadFailedError) as failed:
+            load_source_for_day("sms", day(7), run_id="t7")
+    finally:
+        logging.getLogger("channel_dw").removeHandler(handler)
+
+    logged = "\n".join(r.getMessage() for r in records)
+    assert "sms_hall_20261003.txt: it leads to /" in logged
+    assert "outside the landing root" in logged
+    assert failed.value.files == [f"sms/{UNREADABLE}"]
+    assert "it cannot be read: Permission denied" in str(failed.value)
+    assert not any(r.exc_info for r in records)  # no traceback in the task's log
+    with db.cursor() as cur:
+        cur.execute("select to_regclass('raw.sms_hall')")
+        assert cur.fetchone() == (None,)  # nothing read, nothing loaded

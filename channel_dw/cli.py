@@ -152,8 +152,9 @@ def generate(
     "--file",
     "files",
     multiple=True,
-    type=click.Path(exists=True, path_type=Path),
-    help="Load exactly this file (its source is its folder's name).",
+    type=click.Path(path_type=Path),
+    help="Load exactly this file (its source is its folder's name); outside the landing root,"
+    " wherever it lives.",
 )
 @click.option("--skip-checks", is_flag=True, help="Do not run the Great Expectations suites.")
 def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
@@ -162,19 +163,26 @@ def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
     Idempotent: files already loaded with the same bytes are skipped; a corrected file (same
     name, new bytes) replaces its earlier delivery.
     """
-    from channel_dw.ingest.runner import FoundFile, ingest_files
+    from channel_dw.ingest.landing import UnusableFile, explicit_file, shown
+    from channel_dw.ingest.runner import BatchResult, FoundFile, ingest_files
     from channel_dw.ingest.runner import ingest as run_ingest
-    from channel_dw.sources import get_source
 
     if day:
         start = end = day
     t0 = time.monotonic()
     if files:
-        found = []
+        found, refused = [], []
         for path in files:
-            spec = get_source(path.resolve().parent.name)
-            found.append(FoundFile(spec, path.resolve(), spec.business_date(path.name)))
-        result = ingest_files(found, run_checks=not skip_checks, progress=_say)
+            try:
+                found.append(FoundFile(*explicit_file(path, landing or settings().landing)))
+            except UnusableFile as exc:
+                refused.append((exc.path, exc.reason))
+        result = (
+            ingest_files(found, run_checks=not skip_checks, progress=_say)
+            if found
+            else BatchResult([], [])
+        )
+        result.failures[:0] = refused
     else:
         result = run_ingest(
             landing=landing,
@@ -184,15 +192,15 @@ def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
             run_checks=not skip_checks,
             progress=_say,
         )
-    for path in result.unrecognised:
-        _say(f"ignored {path}: the name matches no source's file pattern")
+    for entry in result.ignored:
+        _say(entry.message())
     counts: dict[str, int] = {}
     for o in result.outcomes:
         counts[o.status] = counts.get(o.status, 0) + 1
     rows = sum(o.rows_loaded for o in result.outcomes)
     _say(
         f"{len(result.outcomes)} file(s) in {time.monotonic() - t0:.1f}s: "
-        + ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "none loaded")
         + f"; {rows:,} rows loaded"
         + (f"; {len(result.failures)} FAILED" if result.failures else "")
     )
@@ -200,7 +208,7 @@ def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
         _say("no export files matched; check --landing/--source/--date")
     if result.failures:
         for path, err in result.failures:
-            _say(f"FAILED {path}: {err}")
+            _say(f"FAILED {shown(path)}: {err}")
         raise SystemExit(1)
 
 

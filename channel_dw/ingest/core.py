@@ -46,6 +46,7 @@ from channel_dw.db.connection import connect
 from channel_dw.db.schema import SCHEMA_LOCK, ensure_schema
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.copy_stream import BatchStream, copy_line
+from channel_dw.ingest.landing import UnusableFile, not_regular
 from channel_dw.sources.base import SourceSpec
 from channel_dw.sources.columnar import LINE, Batch
 
@@ -373,6 +374,9 @@ def load_file(
     started = time.monotonic()
     path = Path(path)
     business_date = spec.business_date(path.name)  # raises ValueError for a foreign file name
+    reason = not_regular(path)  # a FIFO would block the fingerprint forever
+    if reason:
+        raise UnusableFile(path, reason)
     size, sha256 = file_fingerprint(path)
     own_conn = conn is None
     conn = conn or connect(s, application_name=f"channel-dw load {spec.name}")

@@ -9,13 +9,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from channel_dw.config import Settings, settings
 from channel_dw.db.connection import connect
 from channel_dw.ingest.core import LoadOutcome, load_file
+from channel_dw.ingest.landing import (
+    Ignored,
+    UnusableFile,
+    check_entry,
+    date_of,
+    outside_root,
+    shown,
+)
 from channel_dw.sources import SOURCE_NAMES, get_source
 from channel_dw.sources.base import SourceSpec
 
@@ -30,17 +38,25 @@ class FoundFile:
     spec: SourceSpec
     path: Path
     business_date: date
+    # The resolved landing root the file must stay in (checked again right before its load, as
+    # a symlink may have been pointed elsewhere since discovery); None: a file the user chose.
+    root: Path | None = None
 
 
 @dataclass
 class BatchResult:
     outcomes: list[LoadOutcome]
-    failures: list[tuple[Path, str]]  # files whose load failed unexpectedly, with the error
-    unrecognised: list[Path]
+    failures: list[tuple[Path, str]]  # files whose load failed (unreadable, or unexpectedly)
+    ignored: list[Ignored] = field(default_factory=list)  # entries not loaded, with the reason
 
     @property
     def ok(self) -> bool:
         return not self.failures
+
+    @property
+    def unrecognised(self) -> list[Path]:
+        """The paths of the ignored entries."""
+        return [i.path for i in self.ignored]
 
 
 def discover(
@@ -48,35 +64,44 @@ def discover(
     sources: Iterable[str] | None = None,
     start: date | None = None,
     end: date | None = None,
-) -> tuple[list[FoundFile], list[Path]]:
+) -> tuple[list[FoundFile], list[Ignored]]:
     """Export files under ``<landing>/<source>/``, oldest business date first, CRM first in a day.
 
-    Returns the recognised files and the files whose names match no source's pattern.
+    Returns the files to load and the entries that are not loaded, each with the reason (see
+    :mod:`channel_dw.ingest.landing`): a name that is no export file name of the folder's source,
+    a date that is no calendar date, anything but a regular file, a symlink that leads out of the
+    landing root or nowhere. Hidden and in-flight files are left alone silently; a file outside
+    ``start``..``end`` is not looked at.
     """
     found: list[FoundFile] = []
-    unrecognised: list[Path] = []
+    ignored: list[Ignored] = []
+    root = landing.resolve()
     for name in sources or SOURCE_NAMES:
         spec = get_source(name)
         folder = landing / name
-        if not folder.is_dir():
+        if not folder.exists() and not folder.is_symlink():
+            continue
+        reason = outside_root(folder, root) or (None if folder.is_dir() else "it is not a folder")
+        if reason:
+            ignored.append(Ignored(folder, f"{reason} (the {name} folder is skipped)"))
             continue
         for path in sorted(folder.iterdir()):
-            if (
-                not path.is_file()
-                or path.name.startswith(".")
-                or path.name.endswith(_IN_FLIGHT_SUFFIXES)
-            ):
+            if path.name.startswith(".") or path.name.endswith(_IN_FLIGHT_SUFFIXES):
                 continue
-            if spec.match(path.name) is None:
-                unrecognised.append(path)
+            day = date_of(spec, path.name)
+            if isinstance(day, str):
+                ignored.append(Ignored(path, day))
                 continue
-            day = spec.business_date(path.name)
             if (start and day < start) or (end and day > end):
                 continue
-            found.append(FoundFile(spec, path, day))
+            reason = check_entry(path, root)
+            if reason:
+                ignored.append(Ignored(path, reason))
+                continue
+            found.append(FoundFile(spec, path, day, root))
     order = {name: i for i, name in enumerate(SOURCE_NAMES)}
     found.sort(key=lambda f: (f.business_date, order[f.spec.name], f.path.name))
-    return found, unrecognised
+    return found, ignored
 
 
 def ingest_files(
@@ -94,6 +119,9 @@ def ingest_files(
     try:
         for i, f in enumerate(files, start=1):
             try:
+                moved = f.root is not None and outside_root(f.path, f.root)
+                if moved:
+                    raise UnusableFile(f.path, moved)
                 outcome = load_file(
                     f.spec,
                     f.path,
@@ -104,19 +132,31 @@ def ingest_files(
                     conn=conn,
                 )
             except Exception as exc:  # one file's failure does not stop the batch
-                log.exception("loading %s failed", f.path)
-                failures.append((f.path, f"{type(exc).__name__}: {exc}"))
+                if isinstance(exc, UnusableFile | OSError):
+                    # the file's own problem (permissions, gone, not a file): no traceback
+                    error = (
+                        exc.reason
+                        if isinstance(exc, UnusableFile)
+                        else f"it cannot be read: {exc.strerror or exc}"
+                    )
+                    log.error("%s not loaded: %s", shown(f.path), error)
+                else:
+                    error = f"{type(exc).__name__}: {exc}"
+                    log.exception("loading %s failed", shown(f.path))
+                failures.append((f.path, error))
                 if conn.closed:
                     conn = connect(s, application_name="channel-dw ingest")
                 if progress:
-                    progress(f"[{i}/{len(files)}] {f.spec.name}/{f.path.name}: FAILED: {exc}")
+                    progress(
+                        f"[{i}/{len(files)}] {f.spec.name}/{shown(f.path.name)}: FAILED: {error}"
+                    )
                 continue
             outcomes.append(outcome)
             if progress:
                 progress(f"[{i}/{len(files)}] {outcome.summary()}")
     finally:
         conn.close()
-    return BatchResult(outcomes, failures, [])
+    return BatchResult(outcomes, failures)
 
 
 def ingest(
@@ -130,13 +170,17 @@ def ingest(
     loaded_by: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> BatchResult:
-    """Loads every matching file of the landing root; already-loaded files are skipped cheaply."""
+    """Loads every matching file of the landing root; already-loaded files are skipped cheaply.
+
+    Entries that cannot be loaded are logged (a warning naming the path and the reason) and
+    listed in ``BatchResult.ignored``; a file that cannot be read is a failure of the batch.
+    """
     s = s or settings()
-    files, unrecognised = discover(landing or s.landing, sources, start, end)
-    for path in unrecognised:
-        log.warning("ignoring %s: its name matches no source's file pattern", path)
+    files, ignored = discover(landing or s.landing, sources, start, end)
+    for entry in ignored:
+        log.warning("%s", entry.message())
     result = ingest_files(files, s=s, run_checks=run_checks, loaded_by=loaded_by, progress=progress)
-    result.unrecognised = unrecognised
+    result.ignored = ignored
     return result
 
 

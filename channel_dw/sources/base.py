@@ -66,6 +66,10 @@ class SourceSpec:
         return batches_from_items(self.columns, self.read(path))
 
     def match(self, file_name: str) -> re.Match[str] | None:
+        """A full match (a name ending in a newline does not match), ASCII only: ``\\d`` would
+        also match other scripts' digits, and an export name is plain ASCII."""
+        if not file_name.isascii():
+            return None
         return self.file_pattern.fullmatch(file_name)
 
     def business_date(self, file_name: str) -> date:

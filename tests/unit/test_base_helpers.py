@@ -11,6 +11,7 @@ import pytest
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.copy_stream import BatchStream, copy_field, copy_line
 from channel_dw.ingest.runner import discover
+from channel_dw.sources import all_sources
 from channel_dw.sources.base import Rejection, Row, is_landline, is_masked_msisdn, normalise_msisdn
 from channel_dw.sources.columnar import Batch, rows_table
 
@@ -145,3 +146,27 @@ def test_discover_orders_by_date_then_crm_first_and_ignores_in_flight_files(tmp_
     assert [p.name for p in unrecognised] == ["readme.txt"]
     only = discover(tmp_path, sources=["web"], start=date(2026, 10, 2), end=date(2026, 10, 2))[0]
     assert [f.path.name for f in only] == ["web_events_20261002.jsonl"]
+
+
+@pytest.mark.parametrize("spec", all_sources(), ids=lambda spec: spec.name)
+def test_a_file_name_matches_only_in_full_and_in_ascii(spec):
+    good = {
+        "crm": "crm_customers_20261001.csv",
+        "web": "web_events_20261001.jsonl.gz",
+        "app": "app_events_20261001.json",
+        "hotline": "hotline_cdr_20261001.csv",
+        "sms": "sms_hall_20261001.txt",
+        "stores": "jd_orders_20261001.xlsx",
+        "halls": "hall_txn_20261001.csv",
+    }[spec.name]
+    assert spec.business_date(good) == date(2026, 10, 1)
+    for bad in (
+        good + "\n",
+        "\n" + good,
+        good + " ",
+        " " + good,
+        good.replace("20261001", "２０２６１００１"),  # full-width digits, which \d matches
+        good.replace("20261001", "٢٠٢٦١٠٠١"),
+        good + "'); drop table raw.x; --",
+    ):
+        assert spec.match(bad) is None, repr(bad)

@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
+.PHONY: demo test fuzz fuzz-limits unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
 
 VENV := .venv/bin
 
@@ -15,6 +15,12 @@ test: setup  ## lint, then every test (unit, DAG integrity, integration on a rea
 	$(VENV)/ruff check .
 	$(MAKE) --no-print-directory lint-sql
 	$(VENV)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
+
+fuzz: setup  ## every full-size hostile-input case (pytest marker `fuzz`; not part of `make test`)
+	$(VENV)/python -m pytest -q -p no:cacheprovider -m fuzz -s
+
+fuzz-limits: setup  ## the size and shape limits at full size (1 GB line, zip bomb...): outcome, seconds, peak RSS
+	$(VENV)/python -m pytest -q -p no:cacheprovider -m fuzz -s tests/integration/test_input_limits.py
 
 unit: setup
 	$(VENV)/python -m pytest -q tests/unit tests/dags

@@ -19,6 +19,13 @@ The life of one delivery, and why each step is where it is:
    different files run side by side; the schema check's DDL (``ensure_schema``) waits for them and
    they for it (one advisory lock, shared by swaps), which keeps the two from deadlocking.
 
+A file that changes between its fingerprint and the end of its COPY (the sender still appending,
+or another file renamed over it) is rejected as ``file_changed_during_load``: what was read may
+not be what was fingerprinted. The check compares the file's inode, size and modification time
+at the start, after each batch (so a file that keeps growing is given up on at once, never read
+forever) and after the COPY; the next run fingerprints the finished file afresh and loads it.
+The fingerprint itself reads only the bytes the file had when it was opened.
+
 A rejected corrected delivery does not remove the earlier good delivery of that name.
 Every step holds a per-file-name advisory lock, so two processes never load the same name at once:
 the second waits (and says for whom), then skips the delivery the first loaded or replaces it.
@@ -47,6 +54,7 @@ from channel_dw.db.schema import SCHEMA_LOCK, ensure_schema
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.copy_stream import BatchStream, copy_line
 from channel_dw.ingest.landing import UnusableFile, not_regular
+from channel_dw.sources import limits
 from channel_dw.sources.base import SourceSpec
 from channel_dw.sources.columnar import LINE, Batch
 
@@ -97,13 +105,64 @@ class _Counters:
 
 
 def file_fingerprint(path: Path) -> tuple[int, str]:
+    size, sha256, _ = _fingerprint(path)
+    return size, sha256
+
+
+# What identifies one version of a delivered file: a write changes the size or the modification
+# time (nanoseconds), a replacement (rename over it) the inode.
+FileVersion = tuple[int, int, int, int, int]
+
+
+def _version(st: os.stat_result) -> FileVersion:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _fingerprint(path: Path) -> tuple[int, str, FileVersion]:
+    """Size and SHA-256 of the file as it was when opened, and that version of it. Reads the
+    bytes the file had when opened and no more, so a file that keeps growing ends the reading."""
     digest = hashlib.sha256()
     size = 0
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
+        version = _version(os.fstat(fh.fileno()))
+        left = version[2]
+        while left > 0 and (chunk := fh.read(min(1 << 20, left))):
             digest.update(chunk)
             size += len(chunk)
-    return size, digest.hexdigest()
+            left -= len(chunk)
+    return size, digest.hexdigest(), version
+
+
+def _check_unchanged(path: Path, version: FileVersion, when: str) -> None:
+    """Rejects the delivery (``file_changed_during_load``) when the file at ``path`` is no longer
+    the version that was fingerprinted: it was written to, cut, replaced or removed."""
+    changed = _change(path, version, when)
+    if changed is not None:
+        raise changed
+
+
+def _change(path: Path, version: FileVersion, when: str) -> FileRejected | None:
+    try:
+        now: FileVersion | None = _version(os.stat(path))
+    except FileNotFoundError:
+        now = None
+    if now == version:
+        return None
+    if now is None:
+        what = "was removed"
+    elif now[:2] != version[:2]:
+        what = "was replaced by another file"
+    elif now[2] != version[2]:
+        what = f"changed size from {version[2]:,} to {now[2]:,} bytes"
+    else:
+        what = "was rewritten"
+    return FileRejected(
+        file=path.name,
+        line=None,
+        rule="file_changed_during_load",
+        message=f"the file {what} {when}: the sender was probably still writing it. Nothing of "
+        "it was loaded; the next run loads it again once it has stopped changing",
+    )
 
 
 def _lock_key(source: str, file_name: str) -> int:
@@ -184,15 +243,27 @@ def _recover_interrupted(conn: PgConnection, spec: SourceSpec, file_name: str) -
 
 
 def _previous(conn: PgConnection, spec: SourceSpec, file_name: str) -> tuple | None:
-    """The live delivery of this name, else the latest rejected one: (file_id, sha256, status)."""
+    """The live delivery of this name, else the latest rejected one: (file_id, sha256, status,
+    rule, reason).
+    A delivery rejected because it changed while it was loaded does not count: its checksum may
+    be that of a file the sender had not finished, so the same bytes are loaded when they come
+    again."""
     with conn.cursor() as cur:
         cur.execute(
-            "select file_id, sha256, status from audit.file_ledger"
+            "select file_id, sha256, status, rule, reason from audit.file_ledger"
             " where source = %s and file_name = %s and status in ('loaded', 'rejected')"
+            " and rule is distinct from 'file_changed_during_load'"
             " order by (status = 'loaded') desc, file_id desc limit 1",
             (spec.name, file_name),
         )
         return cur.fetchone()
+
+
+def _same_verdict(previous: tuple) -> bool:
+    """Identical bytes get the earlier verdict, except a rejection by a size limit that has been
+    changed since (an operator raised it to let a real export through): those are read again."""
+    _, _, status, rule, reason = previous
+    return status != "rejected" or rule not in limits.LIMIT_RULES or limits.still_holds(reason)
 
 
 def _finish(conn: PgConnection, outcome: LoadOutcome) -> None:
@@ -220,6 +291,7 @@ def _copy_rows(
     file_id: int,
     counters: _Counters,
     progress: Callable[[str], None] | None,
+    version: FileVersion | None = None,
 ) -> None:
     """Streams the reader's batches into the per-file table, the rejected rows into its
     quarantine. The reader parses and checks the next chunk on one core while PostgreSQL parses
@@ -240,6 +312,8 @@ def _copy_rows(
 
         def on_batch(batch: Batch) -> None:
             nonlocal next_report
+            if version is not None:  # a file still being written is given up on at once
+                _check_unchanged(path, version, "while it was being read")
             counters.loaded += batch.num_rows
             counters.quarantined += len(batch.rejections)
             for r in batch.rejections:
@@ -268,6 +342,8 @@ def _copy_rows(
                 if stream.error is not None:
                     raise stream.error from None
                 raise
+        if version is not None:
+            _check_unchanged(path, version, "while it was being read")
         spool.seek(0)
         cur.copy_expert(
             SQL("copy {} ({}) from stdin")
@@ -377,7 +453,7 @@ def load_file(
     reason = not_regular(path)  # a FIFO would block the fingerprint forever
     if reason:
         raise UnusableFile(path, reason)
-    size, sha256 = file_fingerprint(path)
+    size, sha256, version = _fingerprint(path)
     own_conn = conn is None
     conn = conn or connect(s, application_name=f"channel-dw load {spec.name}")
     loaded_by = loaded_by or f"{socket.gethostname()}:{os.getpid()}"
@@ -397,8 +473,8 @@ def load_file(
                 file_id = cur.fetchone()[0]
             outcome = LoadOutcome(file_id, spec.name, path.name, "loading", size_bytes=size)
             previous = _previous(conn, spec, path.name)
-            if previous is not None and previous[1] == sha256:
-                prev_id, _, prev_status = previous
+            if previous is not None and previous[1] == sha256 and _same_verdict(previous):
+                prev_id, _, prev_status, _, _ = previous
                 outcome.status = "skipped"
                 outcome.reason = f"identical to delivery #{prev_id}, which was {prev_status}" + (
                     "" if prev_status == "loaded" else "; fix the file and deliver it again"
@@ -415,7 +491,18 @@ def load_file(
 
             counters = _Counters()
             try:
-                _copy_rows(conn, spec, path, file_id, counters, progress)
+                _check_unchanged(path, version, "while its checksum was taken")
+                try:
+                    _copy_rows(conn, spec, path, file_id, counters, progress, version)
+                except Exception as exc:
+                    # A reader's verdict on (or failure over) a file that changed under it is
+                    # about bytes that were never fingerprinted: the change is the verdict.
+                    changed = None
+                    if not isinstance(exc, psycopg2.Error):
+                        changed = _change(path, version, "while it was being read")
+                    if changed is None or exc is changed:
+                        raise
+                    raise changed from exc
                 conn.commit()
                 outcome.rows_loaded = counters.loaded
                 outcome.rows_quarantined = counters.quarantined

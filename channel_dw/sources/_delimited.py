@@ -17,6 +17,7 @@ Whole-file rules (raise :class:`~channel_dw.errors.FileRejected`):
 | `bad_encoding` | a line does not decode (GBK or UTF-8, as the source says; a BOM means UTF-8) |
 | `bad_header` | line 1 is not the contract's header: columns missing, unexpected or repeated |
 | `unreadable` | the CSV cannot be split into records (a field longer than csv's limit, ...) |
+| `line_too_long` | a line (a quoted record) runs over 16 MiB without ending (`DW_MAX_LINE_BYTES`) |
 
 Row rule common to the delimited readers: `wrong_column_count` when a record does not have as many
 fields as the header. Blank lines are skipped; a record spanning several physical lines (a quoted
@@ -35,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import limits
 from channel_dw.sources.base import (
     REGION_CODES,
     Item,
@@ -44,6 +46,7 @@ from channel_dw.sources.base import (
     is_masked_msisdn,
     normalise_msisdn,
 )
+from channel_dw.sources.columnar import too_long
 
 log = logging.getLogger(__name__)
 
@@ -246,9 +249,28 @@ def read_delimited(path: Path, layout: DelimitedLayout) -> Iterator[Item]:
             binary.seek(0)
         encoding = "utf-8" if has_bom else layout.encoding
         consumed: list[str] = []  # the physical lines of the record being read
-        header = csv.reader(_decoded_lines(binary, encoding, path.name, consumed))
+        lines = bounded_lines(binary, path.name)
+        header = csv.reader(_decoded_lines(lines, encoding, path.name, consumed))
         order = _header_order(header, path.name, layout, encoding, has_bom, consumed)
-        yield from records_of(binary, header.line_num + 1, encoding, path.name, order, layout)
+        yield from records_of(lines, header.line_num + 1, encoding, path.name, order, layout)
+
+
+def bounded_line(binary, file_name: str, number: int) -> bytes:
+    """The next physical line; one longer than ``DW_MAX_LINE_BYTES`` rejects the file
+    (``line_too_long``) once that much of it has been read."""
+    limit = limits.max_line_bytes()
+    line = binary.readline(limit + 1)
+    if len(line) > limit and not line.endswith(b"\n"):
+        raise too_long(file_name, number, limit, line, None)
+    return line
+
+
+def bounded_lines(binary, file_name: str) -> Iterator[bytes]:
+    """The physical lines, each read by :func:`bounded_line`."""
+    number = 1
+    while line := bounded_line(binary, file_name, number):
+        yield line
+        number += 1
 
 
 def records_of(

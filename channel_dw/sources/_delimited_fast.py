@@ -33,6 +33,7 @@ from channel_dw.sources._delimited import (
     DelimitedLayout,
     _decoded_lines,
     _header_order,
+    bounded_line,
     read_delimited,
     records_of,
 )
@@ -100,7 +101,7 @@ def read_delimited_batches(
         if not has_bom:
             binary.seek(0)
         encoding = "utf-8" if has_bom else layout.encoding
-        first_line = binary.readline()
+        first_line = bounded_line(binary, name, 1)
         if first_line.count(b'"') % 2:  # a header over several lines: the per-record path
             binary.close()
             yield from col.batches_from_items(columns, read_delimited(path, layout))
@@ -109,7 +110,7 @@ def read_delimited_batches(
         header = csv.reader(_decoded_lines([first_line], encoding, name, consumed))
         order = _header_order(header, name, layout, encoding, has_bom, consumed)
         reader = _ChunkReader(name, layout, columns, order, clear)
-        for data, first in col.read_chunks(binary, CHUNK_BYTES, first=2, quote=b'"'):
+        for data, first in col.read_chunks(binary, CHUNK_BYTES, first=2, quote=b'"', name=name):
             yield from reader.batches(data, first, encoding)
 
 

@@ -36,6 +36,8 @@ unknown_code   type is not launch/view/register/biz/rate; biz.code on a biz even
 bad_phone      user.msisdn is given but is no mainland mobile number (masked, landline...)
 bad_value      biz.status on a biz event is not 0 or 1; rating.score on a rate event is not 1..5
 bad_amount     biz.amount_fen is given but is not an integer
+too_deep       the event nests JSON more than 128 levels deep (DW_MAX_JSON_DEPTH, see
+               :mod:`~channel_dw.sources.limits`); shown with its nested parts left out
 ============== ================================================================================
 
 File rules (:class:`~channel_dw.errors.FileRejected`, the whole file is kept aside):
@@ -75,6 +77,7 @@ import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
 from channel_dw.sources import columnar as col
+from channel_dw.sources import limits
 from channel_dw.sources.base import (
     Item,
     Rejection,
@@ -299,7 +302,7 @@ def _line_events(
     after_comma: bool | None = None  # the last event line ended with a comma (None: no event)
     fast = partial(_fast_batch, export_date=export_date, hint=_Hint())
     slow = partial(_slow_batch, export_date=export_date)
-    chunks = col.read_chunks(f, CHUNK_BYTES)
+    chunks = _or_resume(col.read_chunks(f, CHUNK_BYTES), progress)
     for data, first in chunks:
         lines = col.Lines.of(data, first)
         if not lines.is_utf8():
@@ -324,6 +327,15 @@ def _line_events(
         _check_tail(head, tail, progress.events + 1)
         return tail
     raise _Resume(progress.events + 1)  # the events array is never closed
+
+
+def _or_resume(chunks: Iterator[tuple[bytes, int]], progress: _Progress):
+    """The chunks; a line too long for them (a document on a few long lines) is no event line:
+    the streaming parser reads on from the next event."""
+    try:
+        yield from chunks
+    except col.LineTooLong:
+        raise _Resume(progress.events + 1) from None
 
 
 def _layout(lines: col.Lines, after_comma: bool | None) -> tuple[int, int | None, bool]:
@@ -416,6 +428,8 @@ def _fast_batch(lines: col.Lines, export_date: str | None, hint: _Hint) -> col.B
     ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
     if not (ends - starts > 1).all():
         return None
+    if col.may_nest_deeper(lines, ends, limits.max_json_depth()):
+        return None  # pyarrow's time grows with the square of the depth: the slow path judges
     last = arr[ends - 1]
     comma = last == _COMMA
     # Every line one object, followed by a comma or not: the comma becomes a space.
@@ -738,6 +752,13 @@ class _Problem:
 
 
 def _event_item(position: int, event: Any, export_date: str | None) -> Item:
+    if isinstance(event, dict | list) and limits.nests_deeper(event, limits.max_json_depth()):
+        return Rejection(
+            position,
+            "too_deep",
+            limits.too_deep_message(f"event {position:,}"),
+            _shallow_text(event),
+        )
     if not isinstance(event, dict):
         return Rejection(
             position,
@@ -880,6 +901,14 @@ def _dumps(value: Any) -> str:
         return orjson.dumps(value).decode()
     except (TypeError, orjson.JSONEncodeError):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _shallow_text(event: Any) -> str:
+    """An event too deep to write out: its top-level scalars, the nested parts left out."""
+    if isinstance(event, dict):
+        top = {k: v for k, v in event.items() if not isinstance(v, dict | list)}
+        return f"{_dumps(top)[:1000]} (nested parts left out)"
+    return "[...] (an array, nested parts left out)"
 
 
 def _kind(value: Any) -> str:

@@ -25,6 +25,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from channel_dw.errors import FileRejected
+from channel_dw.sources import limits
 from channel_dw.sources.base import Item, Rejection, Row
 
 LINE = "_line"
@@ -227,12 +229,21 @@ class Lines:
         return Lines(data, self.starts[lo:hi] - a, self.ends[lo:hi] - a, self.first + lo)
 
 
+class LineTooLong(FileRejected):
+    """A line (or a quoted record) longer than :func:`limits.max_line_bytes`."""
+
+
 def read_chunks(
-    fh, size: int, first: int = 1, quote: bytes | None = None
+    fh, size: int, first: int = 1, quote: bytes | None = None, name: str = "the file"
 ) -> Iterator[tuple[bytes, int]]:
     """The file in chunks of about ``size`` bytes cut after a ``\\n``, each with the number of
     its first line. With ``quote``, a chunk is cut only where an even number of quote characters
-    came before it (a CSV record with a quoted line break stays whole)."""
+    came before it (a CSV record with a quoted line break stays whole).
+
+    A line (with ``quote``, a record) that runs over :func:`limits.max_line_bytes` without an end
+    raises :class:`LineTooLong` (rule ``line_too_long``, named ``name``) as soon as that many bytes
+    of it have been read: it is never held whole."""
+    limit = limits.max_line_bytes()
     rest = b""
     while True:
         block = fh.read(size)
@@ -240,17 +251,45 @@ def read_chunks(
             break
         data = rest + block
         cut = data.rfind(b"\n") + 1
-        if quote is not None:
-            while cut and data.count(quote, 0, cut) % 2:
-                cut = data.rfind(b"\n", 0, cut - 1) + 1
+        if quote is not None and cut and data.count(quote, 0, cut) % 2:
+            cut = _even_cut(data, cut, quote)
         if cut == 0:
             rest = data
-            continue
-        chunk, rest = data[:cut], data[cut:]
-        yield chunk, first
-        first += chunk.count(b"\n")
+        else:
+            chunk, rest = data[:cut], data[cut:]
+            yield chunk, first
+            first += chunk.count(b"\n")
+        if len(rest) > limit:
+            raise too_long(name, first, limit, rest, quote)
     if rest:
         yield rest, first
+
+
+def _even_cut(data: bytes, cut: int, quote: bytes) -> int:
+    """The end of the last line before ``cut`` after which the quotes are even (0: none), in one
+    pass (searching back line by line, counting the quotes each time, took minutes on a chunk
+    with a quote that is never closed)."""
+    arr = np.frombuffer(data, dtype=np.uint8, count=cut)
+    newlines = np.flatnonzero(arr == 10)
+    quotes = np.cumsum(arr == quote[0], dtype=np.int64)
+    even = newlines[quotes[newlines] % 2 == 0]
+    return int(even[-1]) + 1 if len(even) else 0
+
+
+def too_long(name: str, line: int, limit: int, rest: bytes, quote: bytes | None) -> LineTooLong:
+    what = f"line {line:,}"
+    if quote is not None and rest.count(quote) % 2:
+        what = f"the record that starts on line {line:,} (a quote that is never closed?)"
+    return LineTooLong(
+        file=name,
+        line=line,
+        rule="line_too_long",
+        message=f"{what} runs over {limits.size_text(limit)} without a line break, the most a "
+        f"line may hold ({limits.stated('MAX_LINE_BYTES')}); a real record is under 1 KB, so "
+        "the file is damaged or not this source's export: ask the sender to check it and "
+        "deliver it again",
+        text=rest[:200].decode("utf-8", errors="replace"),
+    )
 
 
 def bisect(
@@ -275,3 +314,24 @@ def bisect(
         return
     yield from bisect(lines.slice(0, mid), fast, slow, smallest, split)
     yield from bisect(lines.slice(mid, len(lines)), fast, slow, smallest, split)
+
+
+def may_nest_deeper(lines: Lines, ends: np.ndarray, depth: int) -> bool:
+    """True when a line of the chunk opens more than ``depth`` JSON objects or arrays, so may
+    nest deeper than that (``ends`` exclude a trailing ``\\r``).
+
+    Parsers that infer nested types (pyarrow's) take time that grows with the square of the
+    depth, so the fast paths leave such chunks to the per-record path. The usual chunk is settled
+    cheaply: a line of at most ``2 * depth`` bytes cannot open more (each opening needs its
+    closing), and when the chunk's openings beyond one a line are fewer than ``depth``, no line
+    can either; only then are the openings counted line by line."""
+    starts = lines.starts
+    if not len(starts) or int((ends - starts).max()) <= 2 * depth:
+        return False
+    arr = np.frombuffer(lines.data, dtype=np.uint8)
+    opening = (arr == 0x7B) | (arr == 0x5B)
+    if int(np.count_nonzero(opening)) - len(starts) < depth:
+        return False
+    at = np.flatnonzero(opening)
+    per_line = np.searchsorted(at, ends) - np.searchsorted(at, starts)
+    return bool((per_line > depth).any())

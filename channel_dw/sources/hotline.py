@@ -9,6 +9,7 @@ normalised here, staging does that).
 | `bad_encoding` | (file) a line is not GBK, or not UTF-8 after a BOM |
 | `bad_header` | (file) line 1 is not the 14 contract columns (missing, unexpected, repeated) |
 | `unreadable` | (file) the CSV cannot be split into records |
+| `line_too_long` | (file) a line (a quoted record) runs over 16 MiB (`DW_MAX_LINE_BYTES`) |
 | `wrong_column_count` | a record has not 14 fields |
 | `missing_field` | 呼叫流水号, 进线时间, 挂机时间, 服务类型 or 是否投诉 is empty |
 | `bad_timestamp` | 进线时间, 挂机时间, present IVR结束时间/应答时间 not `YYYY-MM-DD HH:MM:SS` |

@@ -37,6 +37,7 @@ bad_trailer         the trailer is malformed, is not the last line, or its count
                     match the records
 bad_encoding        a line is not valid UTF-8 (the error names the line)
 empty_file          the file has no line at all: even a day without messages has its trailer
+line_too_long       a line runs over 16 MiB without a line break (``DW_MAX_LINE_BYTES``)
 =================== ===========================================================================
 
 A file holding only ``#TRAILER|0|0`` is a valid day without messages. A ``<plan>`` of
@@ -114,7 +115,7 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
     name = path.name
     state = _State()
     with path.open("rb") as fh:
-        for data, first in col.read_chunks(fh, CHUNK_BYTES):
+        for data, first in col.read_chunks(fh, CHUNK_BYTES, name=name):
             yield from _chunk_batches(col.Lines.of(data, first), name, state)
     if state.held is None:
         raise FileRejected(

@@ -13,6 +13,7 @@ numbers without a spurious ``.0``. Blank rows are skipped; ``line`` is the sheet
 | rule | when it fires |
 |---|---|
 | `unreadable` | (file) not a readable xlsx workbook, or a second sheet holds data |
+| `too_large` | (file) inflates past 256 MiB, or a big part 200 times (a zip bomb; limits.py) |
 | `bad_header` | (file) no header row, or the header lacks (or repeats) a contract column |
 | `missing_field` | order number, created time, sku, amount or status is empty |
 | `bad_timestamp` | created or present paid time: neither an Excel datetime nor a text time |
@@ -51,6 +52,7 @@ from openpyxl.xml.functions import fromstring
 
 from channel_dw.errors import FileRejected
 from channel_dw.sources import columnar as col
+from channel_dw.sources import limits
 from channel_dw.sources._delimited import RowChecks, header_problems, two_decimals
 from channel_dw.sources.base import REGION_CODES, Item, Row, SourceSpec
 
@@ -375,6 +377,7 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
     """The workbook in batches (see the section comment above); the per-record reader's output."""
     m = FILE_PATTERN.fullmatch(path.name)
     batches = None
+    check_inflated_size(path)
     if m is not None:
         try:
             batches = _columnar(path, m.group("platform"))
@@ -384,6 +387,50 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
         yield from col.batches_from_items(COLUMNS, read_rows(path))
         return
     yield from batches
+
+
+def check_inflated_size(path: Path) -> None:
+    """Rejects a workbook whose parts inflate beyond ``DW_MAX_XLSX_INFLATED_BYTES`` in all, or a
+    part bigger than 16 MiB that inflates more than ``DW_MAX_XLSX_RATIO`` times (a zip bomb),
+    before anything is inflated. The sizes are those the zip directory declares; Python's zip
+    reader, which every path here reads the sheet with first, never inflates a part beyond its
+    declared size (a part that holds more fails its checksum: ``unreadable``). A file that is no
+    zip at all is left to the readers, which reject it as ``unreadable``."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            parts = zf.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return
+    limit, ratio = limits.max_xlsx_inflated_bytes(), limits.max_xlsx_ratio()
+    total = sum(p.file_size for p in parts)
+    compressed = path.stat().st_size
+    if total > limit:
+        biggest = max(parts, key=lambda p: p.file_size)
+        raise FileRejected(
+            path.name,
+            None,
+            "too_large",
+            f"the workbook inflates to {limits.size_text(total)} from "
+            f"{limits.size_text(compressed)} ({biggest.filename} alone "
+            f"{limits.size_text(biggest.file_size)}), over the "
+            f"{limits.size_text(limit)} a store order file may hold "
+            f"({limits.stated('MAX_XLSX_INFLATED_BYTES')}): "
+            "a day's orders are a few MB, so it is damaged or a zip bomb; it was not opened",
+        )
+    for part in parts:
+        if part.file_size > limits.XLSX_RATIO_FROM_BYTES and part.file_size > ratio * max(
+            part.compress_size, 1
+        ):
+            raise FileRejected(
+                path.name,
+                None,
+                "too_large",
+                f"{part.filename} inflates {part.file_size / max(part.compress_size, 1):,.0f} "
+                f"times ({limits.size_text(part.compress_size)} to "
+                f"{limits.size_text(part.file_size)}), over the {ratio} times a real sheet "
+                f"compresses at most ({limits.stated('MAX_XLSX_RATIO')}): a zip bomb or a "
+                "damaged file; it was not opened",
+            )
 
 
 def _columnar(path: Path, platform: str) -> list[col.Batch]:

@@ -24,6 +24,8 @@ unknown_code   event is not one of the five; biz_code on biz_submit/biz_result i
 bad_value      result on a biz_result is not ``success`` or ``fail``
 bad_phone      msisdn is given but is no mainland mobile number in any shape (masked, landline...)
 bad_amount     amount is given but is not a decimal number (``-``? digits, optionally ``.`` digits)
+too_deep       the line nests JSON more than 128 levels deep (DW_MAX_JSON_DEPTH, see
+               :mod:`~channel_dw.sources.limits`)
 ============== ================================================================================
 
 File rules (:class:`~channel_dw.errors.FileRejected`, the whole file is kept aside):
@@ -33,6 +35,8 @@ unreadable     a ``.gz`` file that is not gzip, or is corrupt or cut short
 bad_encoding   a line that is not valid UTF-8 (the error names the line)
 empty_file     no record at all: a website never has a day without a single event, so an empty
                file is a failed export, not a quiet day
+line_too_long  a line runs over 16 MiB without a line break (DW_MAX_LINE_BYTES)
+too_large      a ``.gz`` file inflates to more than 32 GiB (DW_MAX_GZIP_INFLATED_BYTES)
 ============== ================================================================================
 
 Checks on ``biz_code`` and ``result`` apply to the events that carry them by contract; on other
@@ -60,6 +64,7 @@ import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
 from channel_dw.sources import columnar as col
+from channel_dw.sources import limits
 from channel_dw.sources.base import (
     Item,
     Rejection,
@@ -115,10 +120,23 @@ _GZIP_BUFFER = 1 << 20
 def read_batches(path: Path) -> Iterator[col.Batch]:
     """The file in batches: a chunk of lines parsed in columns, see :mod:`columnar`."""
     name = path.name
-    records = 0
+    records = inflated = 0
+    gz_limit = limits.max_gzip_inflated_bytes() if name.endswith(".gz") else None
     with _open(path) as fh:
         try:
-            for data, first in col.read_chunks(fh, CHUNK_BYTES):
+            for data, first in col.read_chunks(fh, CHUNK_BYTES, name=name):
+                inflated += len(data)
+                if gz_limit is not None and inflated > gz_limit:
+                    raise FileRejected(
+                        file=name,
+                        line=None,
+                        rule="too_large",
+                        message=f"{name} inflates to more than {limits.size_text(gz_limit)} "
+                        f"({limits.stated('MAX_GZIP_INFLATED_BYTES')}) from "
+                        f"{limits.size_text(path.stat().st_size)} compressed; a day's events "
+                        "are far smaller, so it is damaged or a zip bomb (read up to record "
+                        f"{records:,}): ask the vendor to deliver it again",
+                    )
                 lines = col.Lines.of(data, first)
                 fast = partial(_fast_batch, name=name)
                 for batch in col.bisect(lines, fast, partial(_slow_batch, name=name)):
@@ -182,6 +200,8 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
     # Every non-empty line must look like one object: then a parsed row is a line.
     if not ((arr[starts[filled]] == 0x7B).all() and (arr[ends[filled] - 1] == 0x7D).all()):
         return None
+    if col.may_nest_deeper(lines, ends, limits.max_json_depth()):
+        return None  # pyarrow's time grows with the square of the depth: the slow path judges
     try:
         table = pj.read_json(pa.py_buffer(data), read_options=_READ, parse_options=_PARSE)
         if not data.isascii():  # pyarrow does not check UTF-8 while it parses
@@ -269,7 +289,12 @@ def _parse_line(number: int, raw: bytes, name: str) -> Item | None:
         text = _decode(number, raw, name)
         if number == 1 and raw.startswith(_BOM):
             return _parse_line(number, raw[len(_BOM) :], name)
+        if "depth limit exceeded" in str(exc):  # orjson's own limit, 1024
+            return Rejection(number, "too_deep", limits.too_deep_message("the line"), text)
         return Rejection(number, "invalid_json", f"the line is not valid JSON ({exc})", text)
+    depth = limits.max_json_depth()
+    if raw.count(b"{") + raw.count(b"[") > depth and limits.nests_deeper(obj, depth):
+        return _reject(number, raw, name, "too_deep", limits.too_deep_message("the line"))
     if obj.__class__ is not dict:
         return _reject(
             number, raw, name, "invalid_json", f"the line is a JSON {_kind(obj)}, not an object"

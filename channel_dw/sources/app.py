@@ -428,7 +428,7 @@ def _fast_batch(lines: col.Lines, export_date: str | None, hint: _Hint) -> col.B
     ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
     if not (ends - starts > 1).all():
         return None
-    if col.may_nest_deeper(lines, ends, limits.max_json_depth()):
+    if col.may_nest_deeper(lines, ends, col.PYARROW_SAFE_DEPTH):
         return None  # pyarrow's time grows with the square of the depth: the slow path judges
     last = arr[ends - 1]
     comma = last == _COMMA

@@ -27,6 +27,7 @@ Each limit, its environment variable, its default and the rule it raises:
 
 from __future__ import annotations
 
+import functools
 import os
 
 MAX_LINE_BYTES = 16 << 20
@@ -38,7 +39,12 @@ MAX_GZIP_INFLATED_BYTES = 32 << 30
 
 
 def _setting(name: str, default: int) -> int:
-    text = os.environ.get(f"DW_{name}", "").strip()
+    return _parsed(name, os.environ.get(f"DW_{name}", ""), default)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(name: str, text: str, default: int) -> int:
+    text = text.strip()
     if not text:
         return default
     try:

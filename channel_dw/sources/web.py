@@ -200,7 +200,7 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
     # Every non-empty line must look like one object: then a parsed row is a line.
     if not ((arr[starts[filled]] == 0x7B).all() and (arr[ends[filled] - 1] == 0x7D).all()):
         return None
-    if col.may_nest_deeper(lines, ends, limits.max_json_depth()):
+    if col.may_nest_deeper(lines, ends, col.PYARROW_SAFE_DEPTH):
         return None  # pyarrow's time grows with the square of the depth: the slow path judges
     try:
         table = pj.read_json(pa.py_buffer(data), read_options=_READ, parse_options=_PARSE)
@@ -292,8 +292,8 @@ def _parse_line(number: int, raw: bytes, name: str) -> Item | None:
         if "depth limit exceeded" in str(exc):  # orjson's own limit, 1024
             return Rejection(number, "too_deep", limits.too_deep_message("the line"), text)
         return Rejection(number, "invalid_json", f"the line is not valid JSON ({exc})", text)
-    depth = limits.max_json_depth()
-    if raw.count(b"{") + raw.count(b"[") > depth and limits.nests_deeper(obj, depth):
+    opens = raw.count(b"{") + raw.count(b"[")
+    if opens > 1 and opens > (depth := limits.max_json_depth()) and limits.nests_deeper(obj, depth):
         return _reject(number, raw, name, "too_deep", limits.too_deep_message("the line"))
     if obj.__class__ is not dict:
         return _reject(

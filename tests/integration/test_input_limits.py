@@ -18,6 +18,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -474,6 +476,33 @@ def test_same_bytes_after_a_change_rejection_are_loaded_not_skipped(warehouse, d
     again = load_file(SMS, path, s=warehouse, run_checks=False)
     assert (again.status, again.rows_loaded) == ("loaded", 3)
     assert [r[0] for r in _ledger(db)] == ["rejected", "loaded"]
+
+
+def test_file_the_sender_keeps_appending_to_is_rejected_not_read_forever(warehouse, tmp_path):
+    path = tmp_path / "web" / "web_events_20261001.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes((WEB_EVENT + b"\n") * 20_000)
+    stop = threading.Event()
+
+    def sender() -> None:  # appends 100 lines every millisecond, for as long as it runs
+        with path.open("ab") as fh:
+            while not stop.is_set():
+                fh.write((WEB_EVENT + b"\n") * 100)
+                fh.flush()
+                time.sleep(0.001)
+
+    writer = threading.Thread(target=sender, daemon=True)
+    writer.start()
+    try:
+        outcome = load_file(get_source("web"), path, s=warehouse, run_checks=False)
+    finally:
+        stop.set()
+        writer.join()
+    assert (outcome.status, outcome.rule) == ("rejected", "file_changed_during_load")
+    again = load_file(get_source("web"), path, s=warehouse, run_checks=False)
+    assert again.status == "loaded" and again.rows_loaded == path.stat().st_size // (
+        len(WEB_EVENT) + 1
+    )
 
 
 def test_a_readers_verdict_on_a_file_that_changed_gives_way_to_the_change(warehouse, tmp_path):

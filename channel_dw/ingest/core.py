@@ -19,12 +19,14 @@ The life of one delivery, and why each step is where it is:
    different files run side by side; the schema check's DDL (``ensure_schema``) waits for them and
    they for it (one advisory lock, shared by swaps), which keeps the two from deadlocking.
 
-A file that changes between its fingerprint and the end of its COPY (the sender still appending,
-or another file renamed over it) is rejected as ``file_changed_during_load``: what was read may
-not be what was fingerprinted. The check compares the file's inode, size and modification time
-at the start, after each batch (so a file that keeps growing is given up on at once, never read
-forever) and after the COPY; the next run fingerprints the finished file afresh and loads it.
-The fingerprint itself reads only the bytes the file had when it was opened.
+A file written to between its fingerprint and the end of its COPY (the sender still appending) is
+rejected as ``file_changed_during_load``: what was read may not be what was fingerprinted. The
+fingerprint reads only the bytes the file had when it was opened and keeps it open; its size and
+modification time are compared before the COPY, after every batch (so a file that keeps growing
+is given up on at once, never read forever) and after the COPY; the next run fingerprints the
+finished file afresh and loads it. Another file renamed over the name is harmless once the reader
+has its first batch (it reads the fingerprinted file to its end; the next run loads the new one as
+a correction), and rejected the same way before that (:class:`_Delivery`).
 
 A rejected corrected delivery does not remove the earlier good delivery of that name.
 Every step holds a per-file-name advisory lock, so two processes never load the same name at once:
@@ -105,64 +107,88 @@ class _Counters:
 
 
 def file_fingerprint(path: Path) -> tuple[int, str]:
-    size, sha256, _ = _fingerprint(path)
-    return size, sha256
+    with _Delivery(path) as delivery:
+        return delivery.size, delivery.sha256
 
 
 # What identifies one version of a delivered file: a write changes the size or the modification
-# time (nanoseconds), a replacement (rename over it) the inode.
-FileVersion = tuple[int, int, int, int, int]
+# time (nanoseconds), a replacement (another file renamed over it) the inode.
+FileVersion = tuple[int, int, int, int]
 
 
 def _version(st: os.stat_result) -> FileVersion:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _fingerprint(path: Path) -> tuple[int, str, FileVersion]:
-    """Size and SHA-256 of the file as it was when opened, and that version of it. Reads the
-    bytes the file had when opened and no more, so a file that keeps growing ends the reading."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        version = _version(os.fstat(fh.fileno()))
-        left = version[2]
-        while left > 0 and (chunk := fh.read(min(1 << 20, left))):
+class _Delivery:
+    """The delivered file as fingerprinted, watched until its COPY ends.
+
+    The fingerprint reads the bytes the file had when it was opened and no more (a file that keeps
+    growing ends the reading), and the file stays open, so that the version read can be checked
+    even after another file was renamed over its name. :meth:`check` rejects the delivery as
+    ``file_changed_during_load`` when what the reader read may not be what was fingerprinted:
+
+    * the fingerprinted file was written to, cut or grown (its size or modification time moved);
+    * its name leads to another file and the reader may have opened that one: the name changed
+      before the reader's first batch (every reader opens the file before its first batch).
+
+    Another file renamed over the name after that is harmless: the reader reads the fingerprinted
+    one to its end, and the next run loads the new file as a corrected delivery."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fh = path.open("rb")
+        self.version = _version(os.fstat(self.fh.fileno()))
+        digest = hashlib.sha256()
+        size, left = 0, self.version[2]
+        while left > 0 and (chunk := self.fh.read(min(1 << 20, left))):
             digest.update(chunk)
             size += len(chunk)
             left -= len(chunk)
-    return size, digest.hexdigest(), version
+        self.size, self.sha256 = size, digest.hexdigest()
+        self.opened_by_reader = False  # the name still led to this file at the first batch
 
+    def __enter__(self) -> _Delivery:
+        return self
 
-def _check_unchanged(path: Path, version: FileVersion, when: str) -> None:
-    """Rejects the delivery (``file_changed_during_load``) when the file at ``path`` is no longer
-    the version that was fingerprinted: it was written to, cut, replaced or removed."""
-    changed = _change(path, version, when)
-    if changed is not None:
-        raise changed
+    def __exit__(self, *exc_info) -> None:
+        self.fh.close()
 
+    def first_batch(self) -> None:
+        if not self.opened_by_reader:
+            self.check("before it was read")
+            self.opened_by_reader = True
 
-def _change(path: Path, version: FileVersion, when: str) -> FileRejected | None:
-    try:
-        now: FileVersion | None = _version(os.stat(path))
-    except FileNotFoundError:
-        now = None
-    if now == version:
-        return None
-    if now is None:
-        what = "was removed"
-    elif now[:2] != version[:2]:
-        what = "was replaced by another file"
-    elif now[2] != version[2]:
-        what = f"changed size from {version[2]:,} to {now[2]:,} bytes"
-    else:
-        what = "was rewritten"
-    return FileRejected(
-        file=path.name,
-        line=None,
-        rule="file_changed_during_load",
-        message=f"the file {what} {when}: the sender was probably still writing it. Nothing of "
-        "it was loaded; the next run loads it again once it has stopped changing",
-    )
+    def check(self, when: str) -> None:
+        changed = self.change(when)
+        if changed is not None:
+            raise changed
+
+    def change(self, when: str) -> FileRejected | None:
+        """The rejection, if the file changed (see the class); None if it did not."""
+        was = self.version
+        now = _version(os.fstat(self.fh.fileno()))
+        if now[2:] != was[2:]:
+            what = (
+                f"changed size from {was[2]:,} to {now[2]:,} bytes"
+                if now[2] != was[2]
+                else "was rewritten"
+            )
+        else:
+            try:
+                named = _version(os.stat(self.path))
+            except FileNotFoundError:
+                named = None
+            if named == was or self.opened_by_reader:
+                return None
+            what = "was removed" if named is None else "was replaced by another file"
+        return FileRejected(
+            file=self.path.name,
+            line=None,
+            rule="file_changed_during_load",
+            message=f"the file {what} {when}: the sender was probably still writing it. Nothing "
+            "of it was loaded; the next run loads it again once it has stopped changing",
+        )
 
 
 def _lock_key(source: str, file_name: str) -> int:
@@ -291,7 +317,7 @@ def _copy_rows(
     file_id: int,
     counters: _Counters,
     progress: Callable[[str], None] | None,
-    version: FileVersion | None = None,
+    delivery: _Delivery | None = None,
 ) -> None:
     """Streams the reader's batches into the per-file table, the rejected rows into its
     quarantine. The reader parses and checks the next chunk on one core while PostgreSQL parses
@@ -312,8 +338,9 @@ def _copy_rows(
 
         def on_batch(batch: Batch) -> None:
             nonlocal next_report
-            if version is not None:  # a file still being written is given up on at once
-                _check_unchanged(path, version, "while it was being read")
+            if delivery is not None:  # a file still being written is given up on at once
+                delivery.first_batch()
+                delivery.check("while it was being read")
             counters.loaded += batch.num_rows
             counters.quarantined += len(batch.rejections)
             for r in batch.rejections:
@@ -342,8 +369,8 @@ def _copy_rows(
                 if stream.error is not None:
                     raise stream.error from None
                 raise
-        if version is not None:
-            _check_unchanged(path, version, "while it was being read")
+        if delivery is not None:
+            delivery.check("while it was being read")
         spool.seek(0)
         cur.copy_expert(
             SQL("copy {} ({}) from stdin")
@@ -453,9 +480,14 @@ def load_file(
     reason = not_regular(path)  # a FIFO would block the fingerprint forever
     if reason:
         raise UnusableFile(path, reason)
-    size, sha256, version = _fingerprint(path)
+    delivery = _Delivery(path)  # held open until the COPY has ended: see _Delivery
+    size, sha256 = delivery.size, delivery.sha256
     own_conn = conn is None
-    conn = conn or connect(s, application_name=f"channel-dw load {spec.name}")
+    try:
+        conn = conn or connect(s, application_name=f"channel-dw load {spec.name}")
+    except BaseException:
+        delivery.fh.close()
+        raise
     loaded_by = loaded_by or f"{socket.gethostname()}:{os.getpid()}"
     key = _lock_key(spec.name, path.name)
     try:
@@ -491,16 +523,16 @@ def load_file(
 
             counters = _Counters()
             try:
-                _check_unchanged(path, version, "while its checksum was taken")
+                delivery.check("while its checksum was taken")
                 try:
-                    _copy_rows(conn, spec, path, file_id, counters, progress, version)
+                    _copy_rows(conn, spec, path, file_id, counters, progress, delivery)
                 except Exception as exc:
                     # A reader's verdict on (or failure over) a file that changed under it is
                     # about bytes that were never fingerprinted: the change is the verdict.
                     changed = None
                     if not isinstance(exc, psycopg2.Error):
-                        changed = _change(path, version, "while it was being read")
-                    if changed is None or exc is changed:
+                        changed = delivery.change("while it was being read")
+                    if changed is None or getattr(exc, "rule", None) == changed.rule:
                         raise
                     raise changed from exc
                 conn.commit()
@@ -546,6 +578,7 @@ def load_file(
                     cur.execute("select pg_advisory_unlock(%s)", (key,))
                 conn.commit()
     finally:
+        delivery.fh.close()
         if own_conn:
             conn.close()
 

@@ -451,6 +451,8 @@ def test_file_appended_to_during_the_load_is_rejected_then_loaded_whole(warehous
 
 
 def test_file_replaced_by_rename_during_the_load_ends_consistently(warehouse, db, tmp_path):
+    """Renamed over after the reader's first batch: the reader reads the fingerprinted file to
+    its end (it is loaded), and the next run loads the new one as a corrected delivery."""
     path = sms_file(tmp_path / "sms", SMS_RECORDS)
     other = sms_file(tmp_path / "incoming", SMS_RECORDS[:2])
 
@@ -458,8 +460,27 @@ def test_file_replaced_by_rename_during_the_load_ends_consistently(warehouse, db
         os.replace(other, p)
 
     outcome = load_file(_meddling(SMS, replace), path, s=warehouse, run_checks=False)
+    assert (outcome.status, outcome.rows_loaded) == ("loaded", 3)
+    again = load_file(SMS, path, s=warehouse, run_checks=False)
+    assert (again.status, again.rows_loaded) == ("loaded", 2)
+    assert [r[0] for r in _ledger(db)] == ["superseded", "loaded"]
+    assert _raw_count(db) == 2
+
+
+def test_file_replaced_by_rename_before_it_is_read_is_rejected(warehouse, db, tmp_path):
+    """Renamed over between the fingerprint and the reader's open: what the reader read is not
+    what was fingerprinted."""
+    path = sms_file(tmp_path / "sms", SMS_RECORDS)
+    other = sms_file(tmp_path / "incoming", SMS_RECORDS[:2])
+
+    def batches(p: Path):
+        os.replace(other, p)
+        yield from SMS.read_batches(p)
+
+    spec = dataclasses.replace(SMS, read_batches=batches)
+    outcome = load_file(spec, path, s=warehouse, run_checks=False)
     assert (outcome.status, outcome.rule) == ("rejected", "file_changed_during_load")
-    assert "replaced by another file" in outcome.reason
+    assert "replaced by another file before it was read" in outcome.reason
     assert _raw_count(db) == 0
     again = load_file(SMS, path, s=warehouse, run_checks=False)
     assert (again.status, again.rows_loaded) == ("loaded", 2)

@@ -26,7 +26,7 @@ modification time are compared before the COPY, after every batch (so a file tha
 is given up on at once, never read forever) and after the COPY; the next run fingerprints the
 finished file afresh and loads it. Another file renamed over the name is harmless once the reader
 has its first batch (it reads the fingerprinted file to its end; the next run loads the new one as
-a correction), and rejected the same way before that (:class:`_Delivery`).
+a correction), and rejected the same way before that (:class:`Delivery`).
 
 A rejected corrected delivery does not remove the earlier good delivery of that name.
 Every step holds a per-file-name advisory lock, so two processes never load the same name at once:
@@ -35,7 +35,6 @@ the second waits (and says for whom), then skips the delivery the first loaded o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -55,6 +54,8 @@ from channel_dw.db.connection import connect
 from channel_dw.db.schema import SCHEMA_LOCK, ensure_schema
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.copy_stream import BatchStream, copy_line
+from channel_dw.ingest.delivery import Delivery
+from channel_dw.ingest.file_lock import lock_key, take_file_lock
 from channel_dw.ingest.landing import UnusableFile, not_regular
 from channel_dw.sources import limits
 from channel_dw.sources.base import SourceSpec
@@ -104,135 +105,6 @@ class _Counters:
     loaded: int = 0
     quarantined: int = 0
     started: float = field(default_factory=time.monotonic)
-
-
-def file_fingerprint(path: Path) -> tuple[int, str]:
-    with _Delivery(path) as delivery:
-        return delivery.size, delivery.sha256
-
-
-# What identifies one version of a delivered file: a write changes the size or the modification
-# time (nanoseconds), a replacement (another file renamed over it) the inode.
-FileVersion = tuple[int, int, int, int]
-
-
-def _version(st: os.stat_result) -> FileVersion:
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-class _Delivery:
-    """The delivered file as fingerprinted, watched until its COPY ends.
-
-    The fingerprint reads the bytes the file had when it was opened and no more (a file that keeps
-    growing ends the reading), and the file stays open, so that the version read can be checked
-    even after another file was renamed over its name. :meth:`check` rejects the delivery as
-    ``file_changed_during_load`` when what the reader read may not be what was fingerprinted:
-
-    * the fingerprinted file was written to, cut or grown (its size or modification time moved);
-    * its name leads to another file and the reader may have opened that one: the name changed
-      before the reader's first batch (every reader opens the file before its first batch).
-
-    Another file renamed over the name after that is harmless: the reader reads the fingerprinted
-    one to its end, and the next run loads the new file as a corrected delivery."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.fh = path.open("rb")
-        self.version = _version(os.fstat(self.fh.fileno()))
-        digest = hashlib.sha256()
-        size, left = 0, self.version[2]
-        while left > 0 and (chunk := self.fh.read(min(1 << 20, left))):
-            digest.update(chunk)
-            size += len(chunk)
-            left -= len(chunk)
-        self.size, self.sha256 = size, digest.hexdigest()
-        self.opened_by_reader = False  # the name still led to this file at the first batch
-
-    def __enter__(self) -> _Delivery:
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.fh.close()
-
-    def first_batch(self) -> None:
-        if not self.opened_by_reader:
-            self.check("before it was read")
-            self.opened_by_reader = True
-
-    def check(self, when: str) -> None:
-        changed = self.change(when)
-        if changed is not None:
-            raise changed
-
-    def change(self, when: str) -> FileRejected | None:
-        """The rejection, if the file changed (see the class); None if it did not."""
-        was = self.version
-        now = _version(os.fstat(self.fh.fileno()))
-        if now[2:] != was[2:]:
-            what = (
-                f"changed size from {was[2]:,} to {now[2]:,} bytes"
-                if now[2] != was[2]
-                else "was rewritten"
-            )
-        else:
-            try:
-                named = _version(os.stat(self.path))
-            except FileNotFoundError:
-                named = None
-            if named == was or self.opened_by_reader:
-                return None
-            what = "was removed" if named is None else "was replaced by another file"
-        return FileRejected(
-            file=self.path.name,
-            line=None,
-            rule="file_changed_during_load",
-            message=f"the file {what} {when}: the sender was probably still writing it. Nothing "
-            "of it was loaded; the next run loads it again once it has stopped changing",
-        )
-
-
-def _lock_key(source: str, file_name: str) -> int:
-    return int.from_bytes(
-        hashlib.blake2b(f"{source}/{file_name}".encode(), digest_size=8).digest(),
-        "big",
-        signed=True,
-    )
-
-
-def _take_file_lock(
-    conn: PgConnection,
-    key: int,
-    spec: SourceSpec,
-    file_name: str,
-    progress: Callable[[str], None] | None,
-) -> None:
-    """Takes the file name's lock; while another process holds it, says who and waits.
-
-    The waiter then finds that delivery in the ledger and skips (same bytes) or replaces it
-    (corrected bytes), so a file loaded by two processes at once is loaded exactly once."""
-    with conn.cursor() as cur:
-        cur.execute("select pg_try_advisory_lock(%s)", (key,))
-        if cur.fetchone()[0]:
-            return
-        cur.execute(
-            "select file_id, loaded_by, to_char(started_at, 'HH24:MI:SS') from audit.file_ledger"
-            " where source = %s and file_name = %s and status = 'loading'"
-            " order by file_id desc limit 1",
-            (spec.name, file_name),
-        )
-        row = cur.fetchone()
-        conn.commit()  # no snapshot held while waiting
-        holder = (
-            f"delivery #{row[0]}, started at {row[2]} by {row[1]}" if row else "another process"
-        )
-        message = (
-            f"{spec.name}/{file_name}: waiting: this file is being loaded by {holder}; once it"
-            " is done this load skips it if the bytes are the same, or replaces it if they differ"
-        )
-        log.info(message)
-        if progress:
-            progress(message)
-        cur.execute("select pg_advisory_lock(%s)", (key,))
 
 
 def part_table(spec: SourceSpec, file_id: int) -> Identifier:
@@ -317,7 +189,7 @@ def _copy_rows(
     file_id: int,
     counters: _Counters,
     progress: Callable[[str], None] | None,
-    delivery: _Delivery | None = None,
+    delivery: Delivery | None = None,
 ) -> None:
     """Streams the reader's batches into the per-file table, the rejected rows into its
     quarantine. The reader parses and checks the next chunk on one core while PostgreSQL parses
@@ -480,7 +352,7 @@ def load_file(
     reason = not_regular(path)  # a FIFO would block the fingerprint forever
     if reason:
         raise UnusableFile(path, reason)
-    delivery = _Delivery(path)  # held open until the COPY has ended: see _Delivery
+    delivery = Delivery(path)  # held open until the COPY has ended: see Delivery
     size, sha256 = delivery.size, delivery.sha256
     own_conn = conn is None
     try:
@@ -489,10 +361,10 @@ def load_file(
         delivery.fh.close()
         raise
     loaded_by = loaded_by or f"{socket.gethostname()}:{os.getpid()}"
-    key = _lock_key(spec.name, path.name)
+    key = lock_key(spec.name, path.name)
     try:
         ensure_schema(conn)
-        _take_file_lock(conn, key, spec, path.name, progress)
+        take_file_lock(conn, key, spec, path.name, progress)
         try:
             _recover_interrupted(conn, spec, path.name)
             with conn.cursor() as cur:

@@ -1,7 +1,7 @@
 """Two loads at once: each file is loaded exactly once, whoever starts it, and a correction that
 arrives while the earlier delivery is still loading wins.
 
-The guarantee comes from one database lock per file name (``ingest.core._take_file_lock``): the
+The guarantee comes from one database lock per file name (``ingest.file_lock.take_file_lock``): the
 second load waits, says for whom, then finds the first one's delivery in the ledger and skips it
 (same bytes) or replaces it (new bytes). The repetitions below start two real processes on the
 same files at the same moment (a barrier), twenty times.
@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import psycopg2
 import pytest
 
-from channel_dw.ingest.core import _lock_key, load_file
+from channel_dw.ingest.core import load_file
+from channel_dw.ingest.file_lock import lock_key
 from channel_dw.sources import get_source
 from tests.integration.test_ingest_core import big_sms_file, load_in_another_process
 
@@ -177,7 +178,7 @@ def test_a_load_that_finds_the_file_locked_says_for_whom_and_waits(warehouse, db
     load_file(get_source("sms"), month_landing / "sms" / "sms_hall_20261029.txt", run_checks=False)
     holder = psycopg2.connect(warehouse.database_url)
     with holder.cursor() as cur:  # what a load in progress holds: the name's lock, a ledger row
-        cur.execute("select pg_advisory_lock(%s)", (_lock_key("sms", path.name),))
+        cur.execute("select pg_advisory_lock(%s)", (lock_key("sms", path.name),))
         cur.execute(
             "insert into audit.file_ledger (source, file_name, file_path, business_date,"
             " size_bytes, sha256, status, loaded_by) values ('sms', %s, %s, '2026-10-30', 1, 'x',"

@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
+.PHONY: demo test unit integration fuzz lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
 
 VENV := .venv/bin
 
@@ -21,6 +21,10 @@ unit: setup
 
 integration: setup
 	$(VENV)/python -m pytest -q tests/integration
+
+fuzz: setup  ## fuzz every reader: damaged files, many more examples (HYPOTHESIS_PROFILE=fuzz)
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/python -m pytest -q -p no:cacheprovider -n 2 \
+		--hypothesis-show-statistics tests/unit/test_fuzz_readers.py tests/integration/test_fuzz_loads.py
 
 lint: setup lint-sql
 	$(VENV)/ruff check . && $(VENV)/ruff format --check .

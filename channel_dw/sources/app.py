@@ -512,7 +512,10 @@ def _fast_batch(lines: col.Lines, export_date: str | None, hint: _Hint) -> col.B
             col.LINE: pa.array(np.arange(lines.first, lines.first + n), pa.int64()),
         }
     ).filter(pa.array(good))
-    slow = (_line_item(lines.number(i), lines.line(i), export_date) for i in np.flatnonzero(~good))
+    slow = (
+        _line_item(lines.number(i), lines.line(i), export_date)
+        for i in np.flatnonzero(~good).tolist()
+    )
     try:
         return col.combine(COLUMNS, fast, slow)
     except _Resume:  # nothing of these lines has been yielded
@@ -548,7 +551,9 @@ def _non_empty(values: pa.ChunkedArray) -> pa.Array:
 
 def _line_texts(lines: col.Lines) -> pa.Array:
     """The lines of a chunk as an Arrow string array (no copy)."""
-    offsets = np.append(lines.starts, lines.ends[-1] + 1 if len(lines) else 0)
+    # A line ends after its \n, except the last line of a file cut short, which has none.
+    end = min(int(lines.ends[-1]) + 1, len(lines.data)) if len(lines) else 0
+    offsets = np.append(lines.starts, end)
     return pa.StringArray.from_buffers(
         len(lines), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(lines.data)
     )

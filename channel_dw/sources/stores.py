@@ -380,6 +380,12 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
             batches = _columnar(path, m.group("platform"))
         except _Unsure as exc:
             log.debug("%s: read row by row (%s)", path.name, exc)
+        except FileRejected:
+            raise
+        except Exception as exc:  # a damaged workbook (XML that does not parse, ...)
+            # The columnar path yields nothing until it has read the whole sheet, so the
+            # per-record reader can start over: it reads what it can and rejects the rest.
+            log.info("%s: the columnar path failed (%r); read row by row", path.name, exc)
     if batches is None:
         yield from col.batches_from_items(COLUMNS, read_rows(path))
         return

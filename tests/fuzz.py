@@ -134,6 +134,44 @@ def fuzz_settings(examples: int, fuzz_examples: int | None = None) -> settings:
 # Each damage is a tuple: its name, then numbers in 0..1 (where in the data) or small values.
 # A position in 0..1 scales to the data at hand, so one damage applies to any file.
 
+# Bytes that mean something to one reader or another: separators, quotes, line ends, JSON and
+# XML syntax, a BOM, bytes that are never UTF-8, a line as long as csv allows and longer.
+TOKENS = (
+    b'"',
+    b",",
+    b"|",
+    b"\r",
+    b"\r\n",
+    b"\n\n",
+    b"\\",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b":",
+    b"null",
+    b"<",
+    b">",
+    b"&",
+    b"&amp;",
+    b"]]>",
+    b"\xef\xbb\xbf",
+    b"\xff\xfe",
+    b"\xc0\x80",
+    b"\xed\xa0\x80",
+    b"#TRAILER|0|0\n",
+    b"\x00",
+    b"\t",
+    b"\xe3\x80\x80",
+    b"x" * 140_000,
+    b"9" * 30,
+    b"-",
+    b'{"id":"x","time_ms":1,"type":"view"},\n',
+    b"\u0000",
+    b"\ud800",
+    b"1e400",
+    b"-0",
+)
 ENCODINGS = ("gbk", "utf-16", "utf-16-le", "utf-8-sig", "latin-1", "big5", "utf-32")
 # where in the data: anywhere, or near the start (where the header and the first chunk are)
 _unit = st.one_of(st.floats(0, 1, allow_nan=False), st.floats(0, 0.05, allow_nan=False))
@@ -141,6 +179,7 @@ _damage = st.one_of(
     st.tuples(st.just("flip"), _unit, st.integers(0, 7)),
     st.tuples(st.just("drop"), _unit, st.integers(1, 64)),
     st.tuples(st.just("insert"), _unit, st.binary(min_size=1, max_size=8)),
+    st.tuples(st.just("insert"), _unit, st.sampled_from(TOKENS)),
     st.tuples(st.just("cut"), _unit),
     st.tuples(st.just("repeat"), _unit, st.integers(1, 400)),
     st.tuples(st.just("encode"), st.sampled_from(ENCODINGS)),

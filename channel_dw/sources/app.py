@@ -213,8 +213,8 @@ def _streamed_events(
             if len(items) >= _STREAM_BATCH:
                 yield col.batch_from_items(COLUMNS, items)
                 items = []
-    except ijson.JSONError as exc:
-        error: ijson.JSONError | None = exc
+    except (ijson.JSONError, UnicodeDecodeError) as exc:  # the latter: see _not_json
+        error: ijson.JSONError | UnicodeDecodeError | None = exc
     else:
         error = None
     if items:
@@ -671,7 +671,7 @@ def _scan_header(f: BinaryIO, name: str) -> dict[str, Any]:
                 )
             if prefix in ("export_date", "app", "count") and prefix not in header:
                 header[prefix] = value if event in _SCALAR_EVENTS else _NOT_A_SCALAR
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise _not_json(name, exc, after=None) from exc
     except StopIteration:
         pass
@@ -702,17 +702,27 @@ def _first_top_level_value(f: BinaryIO, name: str, key: str) -> Any:
     try:
         for value in ijson.items(f, key, use_float=True):
             return _NOT_A_SCALAR if isinstance(value, dict | list) else value
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise _not_json(name, exc, after=None) from exc
     return None
 
 
-def _not_json(name: str, exc: ijson.JSONError, after: int | None) -> FileRejected:
-    """The rejection for a parse error; ``after`` is the number of events read before it."""
-    detail = exc.args[0] if exc.args else exc
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", errors="replace")
-    detail = " ".join(str(detail).split())
+def _not_json(
+    name: str, exc: ijson.JSONError | UnicodeDecodeError, after: int | None
+) -> FileRejected:
+    """The rejection for a parse error; ``after`` is the number of events read before it.
+
+    The C parser checks UTF-8 itself (a JSONError), but lets through some byte sequences that
+    Python then refuses to decode, such as ``c0 80`` (an overlong NUL): a UnicodeDecodeError."""
+    if isinstance(exc, UnicodeDecodeError):
+        bad = exc.object[exc.start : exc.end]
+        what = f"byte {bad.hex()} in a string is" if len(bad) == 1 else f"bytes {bad.hex(' ')} are"
+        detail = f"{what} not UTF-8 ({exc.reason})"
+    else:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", errors="replace")
+        detail = " ".join(str(detail).split())
     where = f" after event {after:,}" if after else ""
     position = after + 1 if after is not None else None
     if "UTF8" in detail or "UTF-8" in detail:

@@ -27,7 +27,7 @@ from tests.fuzz import DAY, KEYS, SOURCES, Original, damaged, damages, fuzz_sett
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = 6  # damaged files per source in the usual run
+EXAMPLES = 8  # damaged files per source in the usual run
 FUZZ_EXAMPLES = 60  # and under make fuzz (each is a load with its checks: a few tenths of a second)
 _days = itertools.count(1)
 

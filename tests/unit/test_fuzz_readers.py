@@ -150,7 +150,7 @@ def check(original: Original, data: bytes, folder: Path) -> None:
 
 # --- the property ----------------------------------------------------------------------------
 
-EXAMPLES = 100  # per kind of file in the usual run (make fuzz: the profile's, see conftest)
+EXAMPLES = 150  # per kind of file in the usual run (make fuzz: the profile's, see conftest)
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -175,7 +175,7 @@ _CHUNKED = {
     "crm": [(_delimited_fast, "CHUNK_BYTES")],
     "stores": [(stores, "BATCH_ROWS")],
 }
-CHUNK_SIZES = (None, 7, 300, 2000)  # None: the reader's own
+CHUNK_SIZES = (None, 64, 300, 2000)  # None: the reader's own
 
 
 @contextlib.contextmanager
@@ -287,3 +287,29 @@ def test_app_file_cut_inside_an_event_line_is_rejected_after_its_events(original
 def test_app_line_texts_of_a_last_line_without_newline():
     lines = Lines.of(b'{"id":"a"},\n{"id":"b"}', 1)
     assert app._line_texts(lines).to_pylist() == ['{"id":"a"},\n', '{"id":"b"}']
+
+
+@pytest.mark.parametrize(
+    ("damage", "events", "line"),
+    [
+        ([("content", ("insert", 0.5, b"\xc0\x80"))], 12, 13),  # in an event: streamed
+        ([("content", ("cut", 0.015625)), ("content", ("insert", 0.5, b"\xc0\x80"))], 0, None),
+    ],
+)
+def test_app_overlong_utf8_is_rejected_as_bad_encoding(originals, folder, damage, events, line):
+    """Found: ``c0 80`` (an overlong NUL) passes the C JSON parser's UTF-8 check, then Python's
+    decoding of the string raised UnicodeDecodeError, in the header scan and in the stream."""
+    original = originals["app"]
+    path = folder / "regression" / original.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(damaged(original, damage))
+
+    rows, rejections, rejected = read_all("app", path)
+
+    assert (len(rows) + len(rejections), rejected.line, rejected.rule) == (
+        events,
+        line,
+        "bad_encoding",
+    )
+    assert rejected.message.startswith("the document is not valid UTF-8")
+    assert rejected.text == "byte c0 in a string is not UTF-8 (invalid start byte)"

@@ -659,10 +659,12 @@ class _SheetXml:
 
 
 # What the columnar path does not vouch for: error and ISO-date cells, rows and cells without a
-# reference, integers calamine cannot hold exactly (a float), and escaped characters.
+# reference, integers calamine cannot hold exactly (a float), and escaped characters; and a cell
+# reference with a column of four letters or more (a sheet ends at XFD: a damaged workbook), for
+# which calamine sizes the sheet first, and fails to allocate terabytes by aborting the process.
 _UNUSUAL = (
     r"""t="[ed]"|<row(?:>| [^r])|<row r=[^"]|<c(?:>| [^r])|<c r=[^"]"""
-    r"|<v>-?[0-9]{16}|_x[0-9A-Fa-f]{4}_|x005F_|<rPh|<si[ /]"
+    r'|<v>-?[0-9]{16}|_x[0-9A-Fa-f]{4}_|x005F_|<rPh|<si[ /]|<c r="[A-Za-z]{4}'
 )
 _SLICE = 1 << 20
 _NOT_TEXT = ("created_time", "paid_time", "amount_yuan")

@@ -313,3 +313,23 @@ def test_app_overlong_utf8_is_rejected_as_bad_encoding(originals, folder, damage
     )
     assert rejected.message.startswith("the document is not valid UTF-8")
     assert rejected.text == "byte c0 in a string is not UTF-8 (invalid start byte)"
+
+
+def test_stores_cell_reference_beyond_the_last_column_is_rejected(originals, folder):
+    """Found: "null" inserted twice into a cell reference (``<c r="nulnulllA22"``) made calamine
+    size the sheet for that column and abort the whole process on a 3.7 TB allocation. The
+    columnar path now leaves such a sheet to the per-record reader, which rejects it."""
+    original = originals["stores.jd"]
+    path = folder / "regression" / original.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    damage = [("content", ("insert", 0.6769744960289011, b"null"))] * 2
+    path.write_bytes(damaged(original, damage))
+
+    with pytest.raises(FileRejected) as caught:
+        list(get_source("stores").batches(path))
+
+    assert (caught.value.line, caught.value.rule) == (22, "unreadable")
+    assert caught.value.message == (
+        "the sheet cannot be read here: ValueError(\"'nulnulllA' is not a valid column name. "
+        'Column names are from A to ZZZ")'
+    )

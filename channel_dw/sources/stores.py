@@ -380,6 +380,8 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
             batches = _columnar(path, m.group("platform"))
         except _Unsure as exc:
             log.debug("%s: read row by row (%s)", path.name, exc)
+        except _Damaged as exc:
+            raise FileRejected(path.name, None, "unreadable", str(exc)) from exc
         except FileRejected:
             raise
         except Exception as exc:  # a damaged workbook (XML that does not parse, ...)
@@ -568,6 +570,12 @@ class _SheetXml:
         if start < 0 or b"<sheetData" not in data:
             raise _Unsure("an unusual sheet XML")
         found = _first_unusual(data) or _first_unusual(strings)
+        if found and _BEYOND_LAST_ROW.fullmatch(found):
+            row = int(re.sub("[^0-9]", "", found))
+            raise _Damaged(
+                f"the sheet holds row {row:,}, beyond the last row a sheet can have "
+                "(1,048,576): the workbook is damaged"
+            )
         if found:
             raise _Unsure(f"the XML holds {found!r}")
         if b"<rPh" in strings or strings.count(b"<si") != strings.count(b"<si>"):
@@ -665,7 +673,17 @@ class _SheetXml:
 _UNUSUAL = (
     r"""t="[ed]"|<row(?:>| [^r])|<row r=[^"]|<c(?:>| [^r])|<c r=[^"]"""
     r'|<v>-?[0-9]{16}|_x[0-9A-Fa-f]{4}_|x005F_|<rPh|<si[ /]|<c r="[A-Za-z]{4}'
+    r"|" + r'<(?:row|c) r="[A-Z]*(?:[0-9]{8,}|[2-9][0-9]{6})'
 )
+# A row far beyond a sheet's last (1,048,576): calamine would abort on the allocation, and
+# openpyxl would yield every blank row up to it. The workbook is damaged: it is rejected.
+_BEYOND_LAST_ROW = re.compile(r'<(?:row|c) r="[A-Z]*(?:[0-9]{8,}|[2-9][0-9]{6})')
+
+
+class _Damaged(Exception):
+    """The workbook is damaged in a way neither reader can be trusted to survive."""
+
+
 _SLICE = 1 << 20
 _NOT_TEXT = ("created_time", "paid_time", "amount_yuan")
 

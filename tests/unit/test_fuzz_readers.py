@@ -31,7 +31,7 @@ from channel_dw.errors import FileRejected
 from channel_dw.sources import _delimited_fast, app, get_source, sms, stores, web
 from channel_dw.sources.base import Rejection
 from channel_dw.sources.columnar import LINE, Lines, schema_for
-from tests.fuzz import KEYS, Original, damaged, damages, fuzz_settings, make_originals
+from tests.fuzz import KEYS, Original, _pack, damaged, damages, fuzz_settings, make_originals
 
 HANG_SECONDS = 20  # a reader takes milliseconds on these files; this long is a hang
 
@@ -332,4 +332,27 @@ def test_stores_cell_reference_beyond_the_last_column_is_rejected(originals, fol
     assert caught.value.message == (
         "the sheet cannot be read here: ValueError(\"'nulnulllA' is not a valid column name. "
         'Column names are from A to ZZZ")'
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(b'<row r="22"', b'<row r="999999999"'), (b'<c r="A22"', b'<c r="A22000000"')],
+)
+def test_stores_row_beyond_the_last_row_is_rejected(originals, folder, old, new):
+    """Found while fixing the case above: a row number far beyond a sheet's last made calamine
+    abort the process too (384 GB), and openpyxl would yield every blank row up to it."""
+    original = originals["stores.jd"]
+    path = folder / "regression" / original.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(_pack(original, original.content.replace(old, new, 1)))
+
+    with pytest.raises(FileRejected) as caught:
+        list(get_source("stores").batches(path))
+
+    row = int(new.decode().split('"')[1].lstrip("A"))
+    assert (caught.value.line, caught.value.rule) == (None, "unreadable")
+    assert caught.value.message == (
+        f"the sheet holds row {row:,}, beyond the last row a sheet can have (1,048,576): "
+        "the workbook is damaged"
     )

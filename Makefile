@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test fuzz fuzz-limits unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
+.PHONY: demo test fuzz fuzz-readers fuzz-limits unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
 
 VENV := .venv/bin
 
@@ -16,8 +16,7 @@ test: setup  ## lint, then every test (unit, DAG integrity, integration on a rea
 	$(MAKE) --no-print-directory lint-sql
 	$(VENV)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
-fuzz: setup  ## every full-size hostile-input case (pytest marker `fuzz`; not part of `make test`)
-	$(VENV)/python -m pytest -q -p no:cacheprovider -m fuzz -s
+fuzz: fuzz-readers fuzz-limits  ## the long hostile-input run (not part of `make test`): both below
 
 fuzz-limits: setup  ## the size and shape limits at full size (1 GB line, zip bomb...): outcome, seconds, peak RSS
 	$(VENV)/python -m pytest -q -p no:cacheprovider -m fuzz -s tests/integration/test_input_limits.py
@@ -27,6 +26,10 @@ unit: setup
 
 integration: setup
 	$(VENV)/python -m pytest -q tests/integration
+
+fuzz-readers: setup  ## fuzz every reader: damaged files, many more examples (HYPOTHESIS_PROFILE=fuzz)
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/python -m pytest -q -p no:cacheprovider -n 2 \
+		--hypothesis-show-statistics tests/unit/test_fuzz_readers.py tests/integration/test_fuzz_loads.py
 
 lint: setup lint-sql
 	$(VENV)/ruff check . && $(VENV)/ruff format --check .

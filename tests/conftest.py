@@ -13,10 +13,25 @@ from pathlib import Path
 
 import psycopg2
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from channel_dw.config import EMBEDDED_USER, Settings, settings
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+# Hypothesis profiles, chosen with HYPOTHESIS_PROFILE. "fuzz" (``make fuzz``) runs the fuzz tests
+# of the readers (tests/unit/test_fuzz_readers.py, tests/integration/test_fuzz_loads.py) with many
+# more examples, and a fresh random seed each run; the usual run keeps them few and derandomized.
+hypothesis_settings.register_profile(
+    "fuzz",
+    max_examples=2000,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    hypothesis_settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

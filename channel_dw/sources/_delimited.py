@@ -296,12 +296,13 @@ def records_of(
         except StopIteration:
             break
         except csv.Error as exc:
+            text = _joined(consumed)
             raise FileRejected(
                 file_name,
                 line,
                 "unreadable",
-                f"the CSV cannot be split here: {exc}",
-                _joined(consumed)[:1000],
+                f"the CSV cannot be split here: {_csv_problem(exc, text)}",
+                text[:1000],
             ) from exc
         if not record or (len(record) == 1 and not record[0].strip()):
             continue  # a blank line holds no record
@@ -356,6 +357,16 @@ def _encoding_problem(raw: bytes, encoding: str, exc: UnicodeDecodeError) -> tup
     return message, shown.rstrip("\r\n")
 
 
+def _csv_problem(exc: csv.Error, text: str) -> str:
+    """What csv could not split, in the words of the export rather than of Python's csv."""
+    if "new-line" in str(exc) and "\r" in text.rstrip("\r\n"):
+        return (
+            "a carriage return (\\r) stands inside the line, not at its end, outside quotes "
+            "(line endings mixed up, or a stray byte?)"
+        )
+    return str(exc)
+
+
 def _header_order(
     records: Iterator[list[str]],
     file_name: str,
@@ -372,6 +383,15 @@ def _header_order(
         raise FileRejected(
             file_name, 1, "bad_header", "the file is empty: there is no header line"
         ) from None
+    except csv.Error as exc:  # e.g. a carriage return inside the header line
+        text = _joined(consumed)
+        raise FileRejected(
+            file_name,
+            1,
+            "unreadable",
+            f"the header line cannot be split into columns: {_csv_problem(exc, text)}",
+            text[:1000],
+        ) from exc
     problems = header_problems(layout.header, header, extra_columns_allowed=False)
     if not problems:
         return [header.index(name) for name in layout.header]

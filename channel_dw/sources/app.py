@@ -216,8 +216,8 @@ def _streamed_events(
             if len(items) >= _STREAM_BATCH:
                 yield col.batch_from_items(COLUMNS, items)
                 items = []
-    except ijson.JSONError as exc:
-        error: ijson.JSONError | None = exc
+    except (ijson.JSONError, UnicodeDecodeError) as exc:  # the latter: see _not_json
+        error: ijson.JSONError | UnicodeDecodeError | None = exc
     else:
         error = None
     if items:
@@ -526,7 +526,10 @@ def _fast_batch(lines: col.Lines, export_date: str | None, hint: _Hint) -> col.B
             col.LINE: pa.array(np.arange(lines.first, lines.first + n), pa.int64()),
         }
     ).filter(pa.array(good))
-    slow = (_line_item(lines.number(i), lines.line(i), export_date) for i in np.flatnonzero(~good))
+    slow = (
+        _line_item(lines.number(i), lines.line(i), export_date)
+        for i in np.flatnonzero(~good).tolist()
+    )
     try:
         return col.combine(COLUMNS, fast, slow)
     except _Resume:  # nothing of these lines has been yielded
@@ -562,7 +565,9 @@ def _non_empty(values: pa.ChunkedArray) -> pa.Array:
 
 def _line_texts(lines: col.Lines) -> pa.Array:
     """The lines of a chunk as an Arrow string array (no copy)."""
-    offsets = np.append(lines.starts, lines.ends[-1] + 1 if len(lines) else 0)
+    # A line ends after its \n, except the last line of a file cut short, which has none.
+    end = min(int(lines.ends[-1]) + 1, len(lines.data)) if len(lines) else 0
+    offsets = np.append(lines.starts, end)
     return pa.StringArray.from_buffers(
         len(lines), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(lines.data)
     )
@@ -680,7 +685,7 @@ def _scan_header(f: BinaryIO, name: str) -> dict[str, Any]:
                 )
             if prefix in ("export_date", "app", "count") and prefix not in header:
                 header[prefix] = value if event in _SCALAR_EVENTS else _NOT_A_SCALAR
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise _not_json(name, exc, after=None) from exc
     except StopIteration:
         pass
@@ -711,17 +716,27 @@ def _first_top_level_value(f: BinaryIO, name: str, key: str) -> Any:
     try:
         for value in ijson.items(f, key, use_float=True):
             return _NOT_A_SCALAR if isinstance(value, dict | list) else value
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise _not_json(name, exc, after=None) from exc
     return None
 
 
-def _not_json(name: str, exc: ijson.JSONError, after: int | None) -> FileRejected:
-    """The rejection for a parse error; ``after`` is the number of events read before it."""
-    detail = exc.args[0] if exc.args else exc
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", errors="replace")
-    detail = " ".join(str(detail).split())
+def _not_json(
+    name: str, exc: ijson.JSONError | UnicodeDecodeError, after: int | None
+) -> FileRejected:
+    """The rejection for a parse error; ``after`` is the number of events read before it.
+
+    The C parser checks UTF-8 itself (a JSONError), but lets through some byte sequences that
+    Python then refuses to decode, such as ``c0 80`` (an overlong NUL): a UnicodeDecodeError."""
+    if isinstance(exc, UnicodeDecodeError):
+        bad = exc.object[exc.start : exc.end]
+        what = f"byte {bad.hex()} in a string is" if len(bad) == 1 else f"bytes {bad.hex(' ')} are"
+        detail = f"{what} not UTF-8 ({exc.reason})"
+    else:
+        detail = exc.args[0] if exc.args else exc
+        if isinstance(detail, bytes):
+            detail = detail.decode("utf-8", errors="replace")
+        detail = " ".join(str(detail).split())
     where = f" after event {after:,}" if after else ""
     position = after + 1 if after is not None else None
     if "UTF8" in detail or "UTF-8" in detail:

@@ -383,6 +383,14 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
             batches = _columnar(path, m.group("platform"))
         except _Unsure as exc:
             log.debug("%s: read row by row (%s)", path.name, exc)
+        except _Damaged as exc:
+            raise FileRejected(path.name, None, "unreadable", str(exc)) from exc
+        except FileRejected:
+            raise
+        except Exception as exc:  # a damaged workbook (XML that does not parse, ...)
+            # The columnar path yields nothing until it has read the whole sheet, so the
+            # per-record reader can start over: it reads what it can and rejects the rest.
+            log.info("%s: the columnar path failed (%r); read row by row", path.name, exc)
     if batches is None:
         yield from col.batches_from_items(COLUMNS, read_rows(path))
         return
@@ -609,6 +617,12 @@ class _SheetXml:
         if start < 0 or b"<sheetData" not in data:
             raise _Unsure("an unusual sheet XML")
         found = _first_unusual(data) or _first_unusual(strings)
+        if found and _BEYOND_LAST_ROW.fullmatch(found):
+            row = int(re.sub("[^0-9]", "", found))
+            raise _Damaged(
+                f"the sheet holds row {row:,}, beyond the last row a sheet can have "
+                "(1,048,576): the workbook is damaged"
+            )
         if found:
             raise _Unsure(f"the XML holds {found!r}")
         if b"<rPh" in strings or strings.count(b"<si") != strings.count(b"<si>"):
@@ -700,11 +714,23 @@ class _SheetXml:
 
 
 # What the columnar path does not vouch for: error and ISO-date cells, rows and cells without a
-# reference, integers calamine cannot hold exactly (a float), and escaped characters.
+# reference, integers calamine cannot hold exactly (a float), and escaped characters; and a cell
+# reference with a column of four letters or more (a sheet ends at XFD: a damaged workbook), for
+# which calamine sizes the sheet first, and fails to allocate terabytes by aborting the process.
 _UNUSUAL = (
     r"""t="[ed]"|<row(?:>| [^r])|<row r=[^"]|<c(?:>| [^r])|<c r=[^"]"""
-    r"|<v>-?[0-9]{16}|_x[0-9A-Fa-f]{4}_|x005F_|<rPh|<si[ /]"
+    r'|<v>-?[0-9]{16}|_x[0-9A-Fa-f]{4}_|x005F_|<rPh|<si[ /]|<c r="[A-Za-z]{4}'
+    r"|" + r'<(?:row|c) r="[A-Z]*(?:[0-9]{8,}|[2-9][0-9]{6})'
 )
+# A row far beyond a sheet's last (1,048,576): calamine would abort on the allocation, and
+# openpyxl would yield every blank row up to it. The workbook is damaged: it is rejected.
+_BEYOND_LAST_ROW = re.compile(r'<(?:row|c) r="[A-Z]*(?:[0-9]{8,}|[2-9][0-9]{6})')
+
+
+class _Damaged(Exception):
+    """The workbook is damaged in a way neither reader can be trusted to survive."""
+
+
 _SLICE = 1 << 20
 _NOT_TEXT = ("created_time", "paid_time", "amount_yuan")
 

@@ -240,7 +240,7 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
     )
     if not good.all():
         fast = fast.filter(pa.array(good))
-    slow = (_parse_line(lines.first + i, lines.line(i), name) for i in index[~good])
+    slow = (_parse_line(lines.first + i, lines.line(i), name) for i in index[~good].tolist())
     return col.combine(COLUMNS, fast, slow)
 
 

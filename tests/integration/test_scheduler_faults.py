@@ -73,10 +73,10 @@ def test_a_killed_load_task_is_not_a_success_and_its_retry_loads_the_file(
         _day, web, run_id = _start_the_day(warehouse, airflow)
         wait_for_ledger(db, web, "loading")
         ti = airflow.task_instances("channel_ingest_daily", run_id)["load_web"]
-        task = psutil.Process(ti["pid"])
-        assert "airflow" in " ".join(task.cmdline()), task.cmdline()
+        cmdline = psutil.Process(ti["pid"]).cmdline()  # read before the kill: a zombie has none
+        assert "airflow" in " ".join(cmdline), cmdline
         os.kill(ti["pid"], signal.SIGKILL)
-        print(f"killed the load_web task process {ti['pid']} ({task.cmdline()})")
+        print(f"killed the load_web task process {ti['pid']} ({cmdline})")
 
         run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
         assert run["state"] == "success", airflow.describe_runs()

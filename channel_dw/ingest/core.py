@@ -16,8 +16,9 @@ The life of one delivery, and why each step is where it is:
    dropped, marked ``superseded``; the new table is attached as the file's partition of
    ``raw.<raw_table>``; its quarantined rows move to ``audit.quarantine``; the ledger says
    ``loaded``. Readers of ``raw`` see the old rows or the new ones, never a mix. Swaps of
-   different files run side by side; the schema check's DDL (``ensure_schema``) waits for them and
-   they for it (one advisory lock, shared by swaps), which keeps the two from deadlocking.
+   different files run side by side; the schema check's DDL (``ensure_schema``, run only when the
+   schema changed) waits for them and they for it (one advisory lock, shared by swaps), which
+   keeps the two from deadlocking.
 
 A file written to between its fingerprint and the end of its COPY (the sender still appending) is
 rejected as ``file_changed_during_load``: what was read may not be what was fingerprinted. The
@@ -189,7 +190,7 @@ def _copy_rows(
     file_id: int,
     counters: _Counters,
     progress: Callable[[str], None] | None,
-    delivery: Delivery | None = None,
+    delivery: Delivery,
 ) -> None:
     """Streams the reader's batches into the per-file table, the rejected rows into its
     quarantine. The reader parses and checks the next chunk on one core while PostgreSQL parses
@@ -210,9 +211,8 @@ def _copy_rows(
 
         def on_batch(batch: Batch) -> None:
             nonlocal next_report
-            if delivery is not None:  # a file still being written is given up on at once
-                delivery.first_batch()
-                delivery.check("while it was being read")
+            delivery.first_batch()  # a file still being written is given up on at once
+            delivery.check("while it was being read")
             counters.loaded += batch.num_rows
             counters.quarantined += len(batch.rejections)
             for r in batch.rejections:
@@ -241,8 +241,7 @@ def _copy_rows(
                 if stream.error is not None:
                     raise stream.error from None
                 raise
-        if delivery is not None:
-            delivery.check("while it was being read")
+        delivery.check("while it was being read")
         spool.seek(0)
         cur.copy_expert(
             SQL("copy {} ({}) from stdin")

@@ -12,12 +12,6 @@ from pathlib import Path
 
 from channel_dw.errors import FileRejected
 
-
-def file_fingerprint(path: Path) -> tuple[int, str]:
-    with Delivery(path) as delivery:
-        return delivery.size, delivery.sha256
-
-
 # What identifies one version of a delivered file: a write changes the size or the modification
 # time (nanoseconds), a replacement (another file renamed over it) the inode.
 FileVersion = tuple[int, int, int, int]

@@ -36,11 +36,15 @@ MOBILE_SHAPES = r"^(?:(?:\+86|0086|86)[ -]?)?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}
 DECIMAL = r"^[+-]?[0-9]+(?:\.[0-9]+)?$"
 
 
-def certain_date(sep: str = "-") -> str:
+YEAR_FROM_1000 = r"[1-9][0-9]{3}"  # strptime has no year 0
+
+
+def certain_date(sep: str = "-", year: str = YEAR_FROM_1000) -> str:
     """A regular expression (no anchors) for ``YYYY-MM-DD`` dates that certainly exist: the 29th
-    of February (leap years) is left to the slow path, which asks the calendar."""
+    of February (leap years) is left to the slow path, which asks the calendar. ``year``: the
+    years a source's fast path may clear (a pattern of four digits)."""
     return (
-        rf"[1-9][0-9]{{3}}{sep}(?:(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|1[0-9]|2[0-8])"
+        rf"(?:{year}){sep}(?:(?:0[1-9]|1[0-2]){sep}(?:0[1-9]|1[0-9]|2[0-8])"
         rf"|(?:0[13-9]|1[0-2]){sep}(?:29|30)|(?:0[13578]|1[02]){sep}31)"
     )
 

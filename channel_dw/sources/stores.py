@@ -349,7 +349,7 @@ def _row_text(values: Sequence[Any]) -> str:
 BATCH_ROWS = 250_000
 _REGIONS = "|".join(sorted(REGION_CODES))
 _YEAR = r"(?:190[1-9]|19[1-9][0-9]|[2-9][0-9]{3})"  # Excel's 1900 quirks stay on the slow path
-_TIME = rf"^{_YEAR}{col.certain_date().removeprefix('[0-9]{4}')} {col.certain_time()}$"
+_TIME = rf"^{col.certain_date(year=_YEAR)} {col.certain_time()}$"
 _MASKED = r"^1[0-9]{2}\*{4}[0-9]{4}$"
 _HALL = rf"^(?:{_REGIONS})-[0-9]{{4}}$"
 _SKU = r"^(?:DEV-|SIM-|BB-|TOPUP-|DATA-)"

@@ -30,6 +30,7 @@ import pytest
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.core import load_file
 from channel_dw.sources import get_source
+from channel_dw.sources.stores import PLATFORM_HEADERS
 
 pytestmark = pytest.mark.integration
 
@@ -50,20 +51,7 @@ APP_EVENT = (
     b'{"id":"a-%d","time_ms":1759277702123,"user":{"uid":"U1","msisdn":null},'
     b'"device":{"os":"ios","app_version":"9.2.1"},"type":"launch"}'
 )
-TAOBAO_HEADER = [
-    "订单编号",
-    "买家会员名",
-    "买家手机",
-    "下单时间",
-    "付款时间",
-    "宝贝标题",
-    "商家编码",
-    "数量",
-    "实付金额",
-    "订单状态",
-    "会员号",
-    "自提门店",
-]
+TAOBAO_HEADER = list(PLATFORM_HEADERS["taobao"])
 TAOBAO_ORDER = [
     "3301234567890",
     "tb_buyer01",

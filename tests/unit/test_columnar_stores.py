@@ -151,3 +151,23 @@ def test_an_openpyxl_workbook_takes_the_columnar_path_too(tmp_path):
         book.active.append(_order("jd", i, i % 2 == 1, i % 2 == 0))
     book.save(path)
     assert len(_same(path)) == 5
+
+
+def test_generated_orders_are_cleared_by_the_masks_not_read_row_by_row(tmp_path, monkeypatch):
+    """Every row of a clean export passes the vectorised masks: none reaches the per-record
+    reader. (The created-time pattern once asked for an eight-digit year, and every row of every
+    workbook went the slow way: 143 s for a million orders instead of about 11.)"""
+    from datetime import date
+
+    from channel_dw.generate import write_store_orders
+
+    path = tmp_path / "taobao_orders_20261001.xlsx"
+    rows = write_store_orders(path, 300, day=date(2026, 10, 1))
+    per_record: list[int] = []
+    item = stores._item
+    monkeypatch.setattr(stores, "_item", lambda line, *a: per_record.append(line) or item(line, *a))
+
+    batches = stores._columnar(path, "taobao")
+
+    assert per_record == []
+    assert sum(b.num_rows for b in batches) == rows == 300

@@ -201,12 +201,18 @@ def test_damaged_file_is_read_or_rejected(originals, folder, key, data):
 # --- what the fuzzing found: the smallest failing examples, with what the fixed readers do ------
 
 
+def _regression_path(folder: Path, original) -> Path:
+    """Where a regression test writes its damaged copy of ``original`` (under its own name)."""
+    path = folder / "regression" / original.name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def test_hotline_header_with_a_stray_carriage_return_is_rejected(originals, folder):
     """Found: a field added to every line of a CRLF file puts "\\r" inside the header line, and
     csv's "new-line character seen in unquoted field" escaped the reader."""
     original = originals["hotline"]
-    path = folder / "regression" / original.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _regression_path(folder, original)
     path.write_bytes(damaged(original, [("content", ("add_field", 0.0))]))
 
     with pytest.raises(FileRejected) as caught:
@@ -254,8 +260,7 @@ def test_stores_sheet_xml_with_a_nul_is_rejected(originals, folder, key):
     """Found: a NUL in a cell of the sheet XML made the columnar path's XML parser raise
     ParseError; the per-record reader now reads such a workbook, and rejects it."""
     original = originals[key]
-    path = folder / "regression" / original.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _regression_path(folder, original)
     path.write_bytes(damaged(original, [("content", ("nul", 0.0))]))
 
     with pytest.raises(FileRejected) as caught:
@@ -269,8 +274,7 @@ def test_app_file_cut_inside_an_event_line_is_rejected_after_its_events(original
     """Found: a document cut short inside an event line (no \\n after it) made the line texts of
     the chunk reach one byte past its end (pyarrow: "Length spanned by binary offsets")."""
     original = originals["app"]
-    path = folder / "regression" / original.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _regression_path(folder, original)
     damage = [("content", ("swap_columns", 1, 7)), ("content", ("cut", 0.3897112513949622))]
     path.write_bytes(damaged(original, damage))
 
@@ -300,8 +304,7 @@ def test_app_overlong_utf8_is_rejected_as_bad_encoding(originals, folder, damage
     """Found: ``c0 80`` (an overlong NUL) passes the C JSON parser's UTF-8 check, then Python's
     decoding of the string raised UnicodeDecodeError, in the header scan and in the stream."""
     original = originals["app"]
-    path = folder / "regression" / original.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _regression_path(folder, original)
     path.write_bytes(damaged(original, damage))
 
     rows, rejections, rejected = read_all("app", path)
@@ -320,8 +323,7 @@ def test_stores_cell_reference_beyond_the_last_column_is_rejected(originals, fol
     size the sheet for that column and abort the whole process on a 3.7 TB allocation. The
     columnar path now leaves such a sheet to the per-record reader, which rejects it."""
     original = originals["stores.jd"]
-    path = folder / "regression" / original.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _regression_path(folder, original)
     damage = [("content", ("insert", 0.6769744960289011, b"null"))] * 2
     path.write_bytes(damaged(original, damage))
 
@@ -343,8 +345,7 @@ def test_stores_row_beyond_the_last_row_is_rejected(originals, folder, old, new)
     """Found while fixing the case above: a row number far beyond a sheet's last made calamine
     abort the process too (384 GB), and openpyxl would yield every blank row up to it."""
     original = originals["stores.jd"]
-    path = folder / "regression" / original.name
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _regression_path(folder, original)
     path.write_bytes(_pack(original, original.content.replace(old, new, 1)))
 
     with pytest.raises(FileRejected) as caught:

@@ -33,3 +33,33 @@
         '-infinity'::timestamptz
     {%- endif -%}
 {%- endmacro %}
+
+{#- The last select of an incremental fact: on an incremental run, only the rows that are new or
+    whose values differ from the row already in the table (every column but `dbt_updated_at`).
+    The incremental filter re-reads more than changes (the look-back, every record of an
+    identity component a new link touched); writing only what changed keeps `dbt_updated_at`
+    meaning "changed in that run", which the month-incremental KPI tables rely on
+    (macros/kpi_months.sql). -#}
+{% macro changed_rows_only(relation, cte, key) -%}
+    {%- if execute and is_incremental() -%}
+        {%- set columns = [] -%}
+        {%- for column in adapter.get_columns_in_relation(relation) -%}
+            {%- if column.name != 'dbt_updated_at' -%}
+                {%- do columns.append(adapter.quote(column.name)) -%}
+            {%- endif -%}
+        {%- endfor %}
+select {{ cte }}.*
+from {{ cte }}
+left join {{ relation }} as existing
+    on {{ cte }}.{{ key }} = existing.{{ key }}
+where
+    existing.{{ key }} is null
+    or (
+        {%- for column in columns %}{{ cte }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+    ) is distinct from (
+        {%- for column in columns %}existing.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+    )
+    {%- else %}
+select * from {{ cte }}
+    {%- endif -%}
+{%- endmacro %}

@@ -2,14 +2,17 @@
 
 The channels' staging tables and the facts are incremental (docs/mart.md, "Incremental staging"
 and "Incremental facts"): each daily run reads only the files it has not seen, the look-back and
-the records that new links or CRM versions move. After days of such runs, with corrected
-re-deliveries and late files that change the past on the way, every staging table, fact and KPI
-table must hold exactly what a full refresh builds from the same raw data.
+the records that new links or CRM versions move; the KPI tables rebuild only the months whose
+records changed ("Incremental KPI tables"). After days of such runs across a month end, with
+corrected re-deliveries and late files that change the past on the way, every staging table, fact
+and KPI table must hold exactly what a full refresh builds from the same raw data, and the month
+nothing touched must not have been rebuilt.
 """
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 from datetime import date, timedelta
 
 import psycopg2
@@ -19,6 +22,7 @@ from channel_dw.config import settings
 from channel_dw.generate import generate_landing
 from channel_dw.ingest.runner import ingest
 from tests.integration.test_mart import (
+    CLI,
     dbt,
     deliver_redeliveries,
     plant_late_links,
@@ -27,7 +31,7 @@ from tests.integration.test_mart import (
 
 pytestmark = pytest.mark.integration
 
-FIRST_DAY = date(2026, 10, 1)
+FIRST_DAY = date(2026, 9, 25)  # across September's end: the KPI tables hold two months
 DAYS = 12
 COMPARED = (
     ("staging", "stg_web__events", "event_id"),
@@ -38,8 +42,22 @@ COMPARED = (
     ("marts", "fct_interactions", "interaction_key"),
     ("marts", "fct_hotline_calls", "call_id"),
     ("marts", "fct_store_orders", "order_key"),
+    ("marts", "fct_survey_scores", "survey_key"),
     ("marts", "kpi_monthly", "month, region_code, kpi_code, channel"),
+    ("marts", "customer_channel_preference", "month, customer_id, channel"),
+    ("marts", "channel_guidance_list", "month, region_code, priority_in_region"),
 )
+MONTH_INCREMENTAL = ("kpi_monthly", "customer_channel_preference", "channel_guidance_list")
+
+
+def built_at(url: str) -> dict[tuple[str, date], object]:
+    """When each month of each month-incremental KPI table was last built."""
+    built = {}
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        for table in MONTH_INCREMENTAL:
+            cur.execute(f"select month, max(dbt_updated_at) from marts.{table} group by month")
+            built.update({(table, month): at for month, at in cur.fetchall()})
+    return built
 
 
 def dump(url: str, schema: str, table: str, order_by: str) -> list[tuple]:
@@ -72,10 +90,19 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
             # corrected and late re-deliveries of earlier days replace what was staged
             deliver_redeliveries(s.landing)
             assert ingest(s=s, end=day, run_checks=False).ok
-        out = dbt("run")
+        # (no margin for files loaded during a run: here "during" is seconds ago, all of them)
+        before = built_at(s.database_url)
+        out = dbt("run", "--vars", '{"kpi_rebuild_margin": "0 seconds"}')
         assert "incremental model staging.stg_web__events" in out
         assert "incremental model marts.fct_interactions" in out
-    # two late files that change the past: a link binding an old uid, a CRM version as of day 1
+    # the last day (6 October, its look-back from 3 October) touched October only
+    after = built_at(s.database_url)
+    september, october = date(2026, 9, 1), date(2026, 10, 1)
+    for table in MONTH_INCREMENTAL:
+        assert after[table, september] == before[table, september], f"{table}: September rebuilt"
+        assert after[table, october] > before[table, october], f"{table}: October not rebuilt"
+    # two late files that change the past: a link binding an old uid (its records of September
+    # too), a CRM version as of 1 October
     plant_late_links(s)
     assert ingest(s=s, run_checks=False).ok
     dbt("build")
@@ -90,3 +117,40 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     for table in COMPARED:
         assert incremental[table], table
         assert incremental[table] == full[table], table
+
+
+def test_the_daily_tests_of_the_facts_check_the_rows_the_latest_run_wrote(
+    make_database, tmp_path, monkeypatch
+):
+    """A bad row that an earlier run wrote is not read again by the daily tests (they would read a
+    year of history every morning); `test_every_row` reads it, and fails."""
+    use_database(monkeypatch, make_database(), tmp_path)
+    s = settings()
+    generate_landing(s.landing, FIRST_DAY, FIRST_DAY + timedelta(days=7), customers=100, seed=5)
+    assert ingest(s=s, end=FIRST_DAY + timedelta(days=5), run_checks=False).ok
+    dbt("build")
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "update marts.fct_interactions set occurred_at = null where interaction_key ="
+            " (select interaction_key from marts.fct_interactions order by occurred_at limit 1)"
+        )
+        conn.commit()
+    assert ingest(s=s, run_checks=False).ok
+    dbt("run", "--vars", '{"kpi_rebuild_margin": "0 seconds"}')
+    dbt("test", "-s", "fct_interactions,test_name:not_null")
+    done = subprocess.run(
+        [
+            CLI,
+            "dbt",
+            "test",
+            "-s",
+            "fct_interactions,test_name:not_null",
+            "--vars",
+            "{test_every_row: true}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0, done.stdout[-3000:]
+    assert "not_null_fct_interactions_occurred_at" in done.stdout

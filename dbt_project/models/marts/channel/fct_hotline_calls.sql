@@ -8,6 +8,7 @@
         indexes=[
             {'columns': ['call_id'], 'unique': true},
             {'columns': ['file_id']},
+            {'columns': ['call_date']},
             {'columns': ['dbt_updated_at']},
         ],
     )

@@ -213,4 +213,4 @@ final as (
         on with_region.business_type = business_types.business_type
 )
 
-select * from final
+{{ changed_rows_only(this, 'final', 'interaction_key') }}

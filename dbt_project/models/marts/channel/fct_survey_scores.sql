@@ -1,3 +1,6 @@
+-- A view over fct_interactions: it holds nothing of its own, so a daily build costs nothing and
+-- it is never behind the facts (a table rebuilt every day grew with the history).
+{{ config(materialized='view') }}
 -- Satisfaction survey scores (1 to 5) from every channel that asks: the hotline's post-call
 -- survey (满意度), the app's in-app rating and SMS `MYD<n>` replies. 4 and 5 count as satisfied.
 with interactions as (

@@ -1,3 +1,16 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[{'columns': ['month']}, {'columns': ['dbt_updated_at']}],
+    )
+}}
+{#- Month-incremental (macros/kpi_months.sql): a daily run rebuilds the months whose records
+    changed (and the three months after each, as customer_channel_preference) and keeps the
+    others. #}
+{%- set months = kpi_months_to_rebuild(this, months_after=3) %}
 -- The cross-channel guidance list of kpis.md (渠道交叉引导): active customers who did offloadable
 -- business successfully through a 10086 agent or a hall this month, with the self-service channel
 -- to guide them to and its preference score. High-value customers (DIAMOND, GOLD) get the channel
@@ -5,6 +18,7 @@
 -- those scoring guidance_min_score or more, or, with none that high, the channel they prefer most.
 with interactions as (
     select * from {{ ref('fct_interactions') }}
+    where {{ in_rebuilt_months('occurred_date', months) }}
 ),
 
 business_types as (
@@ -13,6 +27,7 @@ business_types as (
 
 preference as (
     select * from {{ ref('customer_channel_preference') }}
+    where {{ in_rebuilt_months('month', months) }}
 ),
 
 points as (
@@ -137,7 +152,8 @@ final as (
         chosen.recommended_score,
         chosen.recommendation_basis,
         chosen.preferred_channel,
-        chosen.preferred_score
+        chosen.preferred_score,
+        now() as dbt_updated_at
     from chosen
     inner join assisted
         on

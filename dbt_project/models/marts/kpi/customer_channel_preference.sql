@@ -1,8 +1,21 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[{'columns': ['month']}, {'columns': ['dbt_updated_at']}],
+    )
+}}
+{#- Month-incremental (macros/kpi_months.sql): a daily run rebuilds the months whose records
+    changed (and the three months after each: the score looks back three months) and keeps the others. #}
+{%- set months = kpi_months_to_rebuild(this, months_after=3) %}
 -- The customer channel-preference score of kpis.md (渠道偏好得分): for every active customer and
 -- every self-service channel, each month, a score from 0 to 100 made of usage, potential,
 -- frequency bonus and penalties. The point values come from the seed preference_points.
 with interactions as (
     select * from {{ ref('fct_interactions') }}
+    where {{ in_rebuilt_months('occurred_date', months, months_before=3) }}
 ),
 
 history as (
@@ -31,6 +44,7 @@ settings as (
 months as (
     select distinct occurred_month as month
     from interactions
+    where {{ in_rebuilt_months('occurred_date', months) }}
 ),
 
 active_customers as (
@@ -153,7 +167,8 @@ final as (
         penalty_points,
         greatest(
             0, least(100, usage_points + potential_points + frequency_points - penalty_points)
-        ) as preference_score
+        ) as preference_score,
+        now() as dbt_updated_at
     from points_given
 )
 

@@ -1,3 +1,15 @@
+{{
+    config(
+        materialized='incremental',
+        unique_key='month',
+        incremental_strategy='delete+insert',
+        on_schema_change='fail',
+        indexes=[{'columns': ['month']}, {'columns': ['dbt_updated_at']}],
+    )
+}}
+{#- Month-incremental (macros/kpi_months.sql): a daily run rebuilds the months whose records
+    changed and keeps the others. #}
+{%- set months = kpi_months_to_rebuild(this) %}
 -- noqa: disable=AL03
 -- (the branches of a union take their column names from the first one)
 -- Every KPI of kpis.md by month (Asia/Shanghai calendar month of the event time), region and,
@@ -7,14 +19,17 @@
 -- the month (zero when nothing counted).
 with interactions as (
     select * from {{ ref('fct_interactions') }}
+    where {{ in_rebuilt_months('occurred_date', months) }}
 ),
 
 hotline_calls as (
     select * from {{ ref('fct_hotline_calls') }}
+    where {{ in_rebuilt_months('call_date', months) }}
 ),
 
 survey_scores as (
     select * from {{ ref('fct_survey_scores') }}
+    where {{ in_rebuilt_months('scored_date', months) }}
 ),
 
 history as (
@@ -459,7 +474,8 @@ final as (
             else round(numerator / denominator, 6)
         end as value,
         numerator,
-        denominator
+        denominator,
+        now() as dbt_updated_at
     from with_province
     where denominator is null or denominator > 0
 )

@@ -1,0 +1,138 @@
+{#- Month-incremental KPI tables (docs/mart.md, "Incremental KPI tables").
+
+    A KPI table is a function of the months it covers: each row of month M is computed from the
+    records of M (the preference score also from the three months before). A daily run therefore
+    rebuilds only the months whose inputs changed since the table was last built (delete+insert
+    by month) and leaves every other month's rows as they are. What changed since then, found
+    through indexes:
+
+    * records the incremental facts (re)wrote: fct_interactions and fct_hotline_calls rows whose
+      `dbt_updated_at` is newer (fct_interactions rewrites only the records whose values changed,
+      so a new link that moves nothing rebuilds nothing);
+    * deliveries replaced by a correction: the rows they held are deleted from the facts, which
+      leaves no trace there, so the months of the replaced file's business date and the look-back
+      before it;
+    * CRM versions delivered: the active customers at a month end are read from the customer
+      history, so every month from the one the new version starts to hold (for a customer's first
+      version: the month of its open date).
+
+    "Since" is the newest `dbt_updated_at` of the KPI table itself, less the var
+    `kpi_rebuild_margin` (an hour) for the CRM versions and replaced deliveries, whose times are
+    load times: a file that finished loading while the previous run was between the facts and this
+    table is caught by the next run. (The facts' `dbt_updated_at` needs no margin: they are
+    written earlier in the same dbt run.) Rebuilding a month more than needed costs time, never
+    correctness. A full refresh, or a first build, computes every month.
+
+    Not watched: the seeds and definitions (kpi_targets, business_types, preference_points...);
+    after changing one, run `channel-dw dbt build --full-refresh -s marts.kpi`. A month whose every
+    record went away (each of its deliveries replaced by one without records in it) keeps its
+    rows until a full refresh.
+-#}
+
+{#- The months (first days, as 'YYYY-MM-DD' strings) that this run rebuilds: none for a full
+    build (every month), a list for an incremental one (possibly empty). `months_after`: how many
+    months after a changed month also depend on it (the preference score reads three before). -#}
+{% macro kpi_months_to_rebuild(relation, months_after=0) -%}
+    {#- Parsing records what the query below reads as the model's dependencies; a full build
+        (and a unit test, which has inputs for the model's own references only) never reads it. -#}
+    {%- if not execute -%}
+        {%- do ref('fct_interactions') -%}
+        {%- do ref('fct_hotline_calls') -%}
+        {%- do ref('int_customer_history') -%}
+        {%- do source('audit', 'file_ledger') -%}
+    {%- endif -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set interactions = ref('fct_interactions') -%}
+    {%- set hotline_calls = ref('fct_hotline_calls') -%}
+    {%- set history = ref('int_customer_history') -%}
+    {%- set ledger = source('audit', 'file_ledger') -%}
+    {%- set query -%}
+        with built as (
+            select coalesce(max(dbt_updated_at), '-infinity') as at from {{ relation }}
+        ),
+
+        seen as (
+            select built.at - interval '{{ var("kpi_rebuild_margin") }}' as at from built
+        ),
+
+        newest as (
+            select max(occurred_month) as month from {{ interactions }}
+        ),
+
+        changed as (
+            select distinct interactions.occurred_month as month
+            from {{ interactions }} as interactions
+            where interactions.dbt_updated_at > (select built.at from built)
+            union
+            select distinct calls.call_month
+            from {{ hotline_calls }} as calls
+            where calls.dbt_updated_at > (select built.at from built)
+            union
+            select distinct date_trunc('month', replaced_days.day)::date
+            from {{ ledger }} as replaced
+            inner join {{ ledger }} as correction
+                on replaced.superseded_by = correction.file_id
+            cross join lateral generate_series(
+                replaced.business_date - {{ var('lookback_days') }},
+                replaced.business_date,
+                interval '1 day'
+            ) as replaced_days (day)
+            where
+                replaced.status = 'superseded'
+                and correction.finished_at > (select seen.at from seen)
+            union
+            select distinct crm_months.month::date
+            from (
+                select min(
+                    case
+                        when version_no = 1 then open_date::timestamp
+                        else (valid_from at time zone 'Asia/Shanghai')
+                    end
+                ) as starts
+                from {{ history }}
+                where loaded_at > (select seen.at from seen)
+            ) as crm_change
+            cross join lateral generate_series(
+                date_trunc('month', crm_change.starts),
+                (select newest.month from newest),
+                interval '1 month'
+            ) as crm_months (month)
+            where crm_change.starts is not null
+        ),
+
+        with_later as (
+            select distinct (changed.month + make_interval(months => later.n))::date as month
+            from changed
+            cross join generate_series(0, {{ months_after }}) as later (n)
+        )
+
+        select coalesce(string_agg(with_later.month::text, ',' order by with_later.month), '')
+        from with_later
+        where with_later.month <= (select newest.month from newest)
+    {%- endset -%}
+    {%- set listed = run_query(query).columns[0].values()[0] -%}
+    {{ return(listed.split(',') if listed else []) }}
+{%- endmacro %}
+
+{#- A filter on a date column to the months rebuilt and the `months_before` months before each:
+    `true` for a full build; for an incremental one a date range (so the facts' date index serves
+    it) and the months themselves. -#}
+{% macro in_rebuilt_months(date_column, months, months_before=0) -%}
+    {%- if months is none -%}
+        true
+    {%- elif months | length == 0 -%}
+        false
+    {%- else -%}
+        ({{ date_column }} >= ('{{ months | first }}'::date - interval '{{ months_before }} months')
+        and {{ date_column }} < ('{{ months | last }}'::date + interval '1 month')
+        and date_trunc('month', {{ date_column }})::date in (
+            select (rebuilt.month - make_interval(months => earlier.n))::date
+            from unnest(array[
+                {%- for month in months %}'{{ month }}'::date{{ ", " if not loop.last }}{% endfor -%}
+            ]) as rebuilt (month)
+            cross join generate_series(0, {{ months_before }}) as earlier (n)
+        ))
+    {%- endif -%}
+{%- endmacro %}

@@ -1,14 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[{'columns': ['month']}, {'columns': ['dbt_updated_at']}],
-    )
-}}
-{#- Month-incremental (macros/kpi_months.sql): a daily run rebuilds the months whose records
-    changed (and the three months after each: the score looks back three months) and keeps the others. #}
+{#- Incremental by month (dbt_project.yml, macros/kpi_months.sql): a daily run rebuilds the
+    months whose records changed (and the three months after each: the score looks back three months) and keeps the others. #}
 {%- set months = kpi_months_to_rebuild(this, months_after=3) %}
 -- The customer channel-preference score of kpis.md (渠道偏好得分): for every active customer and
 -- every self-service channel, each month, a score from 0 to 100 made of usage, potential,

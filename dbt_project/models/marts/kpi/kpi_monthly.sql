@@ -1,14 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        unique_key='month',
-        incremental_strategy='delete+insert',
-        on_schema_change='fail',
-        indexes=[{'columns': ['month']}, {'columns': ['dbt_updated_at']}],
-    )
-}}
-{#- Month-incremental (macros/kpi_months.sql): a daily run rebuilds the months whose records
-    changed and keeps the others. #}
+{#- Incremental by month (dbt_project.yml, macros/kpi_months.sql): a daily run rebuilds the
+    months whose records changed and keeps the others. #}
 {%- set months = kpi_months_to_rebuild(this) %}
 -- noqa: disable=AL03
 -- (the branches of a union take their column names from the first one)

@@ -20,6 +20,10 @@ so the day may rightly change an old month; it must be what a full refresh gives
 The target (issue #10): the day on N months takes at most 1.3 x the day on one month. Figures are
 printed and written to bench/results/history.json, with dbt's time per model for both days.
 
+Then, unless ``--no-profile``, the profile: on each database one more day (2 November) is loaded
+and built, and the selects of the fact and of two KPI tables run once under EXPLAIN ANALYZE first,
+their slowest plan nodes printed and written with the figures (bench/plan_profile.py).
+
 Scale. The generator writes a month for 20,000 customers in seconds; loading takes about 0.2 s a
 file (seven sources a day) plus its rows, and the two full builds are the long part. The default,
 12 months of 3,000 customers, is what fitted in the session that wrote this on the shared 2-core
@@ -45,12 +49,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench_ingest import bench_db  # noqa: E402
 from bench.bench_mart import _parts, fact_rows, timed_dbt  # noqa: E402
+from bench.plan_profile import explain, show  # noqa: E402
 from channel_dw.config import settings  # noqa: E402
 from channel_dw.generate import generate_landing  # noqa: E402
 from channel_dw.ingest.runner import ingest  # noqa: E402
 from channel_dw.sources import SOURCE_NAMES  # noqa: E402
 
 DAY = date(2026, 11, 1)
+PROFILE_DAY = DAY + timedelta(days=1)
 MONTH_START = date(2026, 10, 1)
 CHANNELS = [name for name in SOURCE_NAMES if name != "crm"]
 
@@ -65,7 +71,8 @@ def slowest_models(results_path: Path, n: int = 12, kind: str = "model") -> dict
     results = json.loads(results_path.read_text())["results"]
     models = [r for r in results if r["unique_id"].startswith(kind + ".")]
     models.sort(key=lambda r: r["execution_time"], reverse=True)
-    return {r["unique_id"].rsplit(".", 1)[-1]: round(r["execution_time"], 1) for r in models[:n]}
+    # model.<project>.<name>; test.<project>.<name>.<hash>
+    return {r["unique_id"].split(".")[2]: round(r["execution_time"], 1) for r in models[:n]}
 
 
 def kpi_rows_before(url: str, month: date) -> list[tuple]:
@@ -173,10 +180,35 @@ def check_kpis(url: str, label: str, figures: dict) -> None:
     )
 
 
+PROFILED = ("fct_interactions", "kpi_monthly", "customer_channel_preference")
+
+
+def profile_day(url: str, label: str, figures: dict) -> None:
+    """Where the day's time goes on this database: one more day (PROFILE_DAY) loaded, the models
+    upstream of the fact built, then the fact's and the KPI tables' selects compiled as the
+    incremental run executes them and run under EXPLAIN ANALYZE (bench/plan_profile.py), each
+    right before its own build."""
+    os.environ["DW_DATABASE_URL"] = url
+    load(url, channels_from=PROFILE_DAY, end=PROFILE_DAY)
+    timed_dbt("run", "-s", "+fct_interactions", "--exclude", "fct_interactions", *NO_MARGIN)
+    profiles = {}
+    for model in PROFILED:
+        timed_dbt("compile", "-s", model, *NO_MARGIN)
+        profiles[model] = explain(url, model)
+        show(label, model, profiles[model])
+        timed_dbt("run", "-s", model, *NO_MARGIN)
+    figures["profile_next_day"] = profiles
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--months", type=int, default=12)
-    ap.add_argument("--customers", type=int, default=3_000)
+    ap.add_argument("--customers", type=int, default=200_000)
+    ap.add_argument(
+        "--no-profile",
+        action="store_true",
+        help="skip the plan profile of a further day (bench/plan_profile.py)",
+    )
     args = ap.parse_args()
     start = first_of_month_before(DAY, args.months)
     month_url = bench_db("channel_dw_bench_history_month")
@@ -195,8 +227,8 @@ def main() -> None:
             f" {args.customers:,} customers"
         )
         t0 = time.perf_counter()
-        generate_landing(settings().landing, start, DAY, args.customers, seed=5)
-        print(f"generated {start} .. {DAY} in {time.perf_counter() - t0:.0f}s")
+        generate_landing(settings().landing, start, PROFILE_DAY, args.customers, seed=5)
+        print(f"generated {start} .. {PROFILE_DAY} in {time.perf_counter() - t0:.0f}s")
         month = prepare(month_url, "1 month", channels_from=MONTH_START)
         history = prepare(history_url, f"{args.months} months", channels_from=None)
         # the same day on both, one right after the other (the machine's load varies)
@@ -206,28 +238,32 @@ def main() -> None:
         build_day(history_url, f"{args.months} months", history)
         check_kpis(month_url, "1 month", month)
         check_kpis(history_url, f"{args.months} months", history)
-    ratio = history["day_build_s"] / month["day_build_s"]
-    print(
-        f"the day on {args.months} months / on 1 month: {ratio:.2f} (target <= 1.3); KPI months"
-        f" before October as a full refresh gives them: "
-        f"{history['kpi_before_october_equal_to_full_refresh']}"
-    )
+        ratio = history["day_build_s"] / month["day_build_s"]
+        print(
+            f"the day on {args.months} months / on 1 month: {ratio:.2f} (target <= 1.3); KPI"
+            f" months before October as a full refresh gives them: "
+            f"{history['kpi_before_october_equal_to_full_refresh']}"
+        )
+        results = {
+            "at": time.strftime("%Y-%m-%d %H:%M"),
+            "customers": args.customers,
+            "months": args.months,
+            "day": DAY.isoformat(),
+            "one_month": month,
+            "history": history,
+            "day_ratio": round(ratio, 2),
+        }
+        write(results)  # the figures first: the profile below takes a while
+        if not args.no_profile:
+            profile_day(month_url, "1 month", month)
+            profile_day(history_url, f"{args.months} months", history)
+            write(results)
+
+
+def write(results: dict) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "history.json").write_text(
-        json.dumps(
-            {
-                "at": time.strftime("%Y-%m-%d %H:%M"),
-                "customers": args.customers,
-                "months": args.months,
-                "day": DAY.isoformat(),
-                "one_month": month,
-                "history": history,
-                "day_ratio": round(ratio, 2),
-            },
-            indent=2,
-        )
-    )
+    (out / "history.json").write_text(json.dumps(results, indent=2))
     print(f"written to {out / 'history.json'}")
 
 

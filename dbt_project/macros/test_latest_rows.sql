@@ -1,13 +1,14 @@
 {#- The data tests of the incremental marts check the rows the latest run wrote.
 
-    dbt_project.yml gives every test under models/marts the `where` placeholder
-    `__written_by_the_latest_run__`. On a table with a `dbt_updated_at` column (the incremental
-    facts and the month-incremental KPI tables) it becomes "the rows of the newest
-    `dbt_updated_at`": after a full refresh that is every row; after a daily run, the rows that
-    run wrote, so the daily tests do not read a year of history the earlier runs already
-    checked. Unique keys are also unique indexes on those tables, so a duplicate against an older
-    row cannot get in. Any other model's tests read every row, as do all tests with
-    `--vars '{test_every_row: true}'` (docs/mart.md, "Tests on a year of history"). -#}
+    dbt_project.yml gives the tests of the facts and KPI tables (models/marts/channel and kpi) the
+    `where` placeholder `__written_by_the_latest_run__`. On a relation with a `dbt_updated_at`
+    column (the incremental facts, the survey view over them, the month-incremental KPI tables)
+    it becomes "the rows of the newest `dbt_updated_at`": after a full refresh that is every row;
+    after a daily run, the rows that run wrote, so the daily tests do not read a year of history
+    the earlier runs already checked. Unique keys are also unique indexes on those tables, so a
+    duplicate against an older row cannot get in. Any other model's tests read every row, as do
+    all tests with `--vars '{test_every_row: true}'` (docs/mart.md, "Tests on a year of
+    history"). -#}
 {% macro default__get_where_subquery(relation) -%}
     {%- set where = config.get('where', '') -%}
     {%- if where == '__written_by_the_latest_run__' -%}

@@ -21,7 +21,8 @@ final as (
         survey_score <= 2 as is_dissatisfied,
         customer_id,
         is_identified,
-        region_code
+        region_code,
+        dbt_updated_at
     from interactions
 )
 

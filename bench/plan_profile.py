@@ -1,0 +1,74 @@
+"""Where a dbt model's query spends its time: the model compiled by dbt (its incremental select,
+as the next run would execute it), run under ``EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)``, and the
+plan's nodes ranked by their own time (a node's time less its children's).
+
+The embedded PostgreSQL (pgserver) has no ``auto_explain``, so the plans are taken from the client:
+the select is run once more than the build would run it, read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import psycopg2
+
+
+def compiled_sql(model: str) -> str:
+    """The SQL of ``model`` as the latest ``dbt compile`` wrote it."""
+    compiled = Path(os.environ["DBT_TARGET_PATH"]) / "compiled"
+    found = sorted(compiled.rglob(f"models/**/{model}.sql"))
+    if not found:
+        raise FileNotFoundError(f"no compiled SQL for {model} under {compiled}")
+    return found[0].read_text()
+
+
+def _label(node: dict) -> str:
+    label = node["Node Type"]
+    for key in ("Relation Name", "Index Name", "CTE Name", "Join Type", "Strategy"):
+        if key in node:
+            label += f" {node[key]}"
+    return label
+
+
+def own_times(plan: dict) -> list[dict]:
+    """Every node of ``plan`` with its own time in ms (its total over all loops, less its
+    children's) and the rows it returned, slowest first."""
+    nodes: list[dict] = []
+
+    def total_ms(node: dict) -> float:
+        return node.get("Actual Total Time", 0.0) * node.get("Actual Loops", 1)
+
+    def walk(node: dict) -> None:
+        children = node.get("Plans", [])
+        own = total_ms(node) - sum(total_ms(c) for c in children)
+        rows = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
+        nodes.append({"node": _label(node), "own_ms": round(max(own, 0.0)), "rows": rows})
+        for child in children:
+            walk(child)
+
+    walk(plan)
+    nodes.sort(key=lambda n: n["own_ms"], reverse=True)
+    return nodes
+
+
+def explain(url: str, model: str, top: int = 8) -> dict:
+    """The model's compiled select run under EXPLAIN ANALYZE: its execution time and its
+    ``top`` slowest nodes."""
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("explain (analyze, buffers, format json) " + compiled_sql(model))
+        result = cur.fetchone()[0]
+        conn.rollback()
+    result = result if isinstance(result, list) else json.loads(result)
+    plan = result[0]
+    return {
+        "execution_s": round(plan["Execution Time"] / 1000, 1),
+        "slowest_nodes": own_times(plan["Plan"])[:top],
+    }
+
+
+def show(label: str, model: str, profile: dict) -> None:
+    print(f"[{label}] {model}: the select takes {profile['execution_s']}s; slowest plan nodes:")
+    for node in profile["slowest_nodes"]:
+        print(f"    {node['own_ms'] / 1000:7.1f}s {node['rows']:>12,} rows  {node['node']}")

@@ -14,21 +14,28 @@ from pathlib import Path
 
 import psycopg2
 
+PROJECT = "channel_dw"
+
 
 def compiled_sql(model: str) -> str:
-    """The SQL of ``model`` as the latest ``dbt compile`` wrote it."""
-    compiled = Path(os.environ["DBT_TARGET_PATH"]) / "compiled"
-    found = sorted(compiled.rglob(f"models/**/{model}.sql"))
-    if not found:
-        raise FileNotFoundError(f"no compiled SQL for {model} under {compiled}")
-    return found[0].read_text()
+    """The SQL of ``model`` as the latest ``dbt compile`` wrote it (the model's own file: the
+    compile also writes its unit tests' SQL, which reads fixtures)."""
+    target = Path(os.environ["DBT_TARGET_PATH"])
+    manifest = json.loads((target / "manifest.json").read_text())
+    node = manifest["nodes"][f"model.{PROJECT}.{model}"]
+    return (target / "compiled" / PROJECT / node["original_file_path"]).read_text()
 
 
 def _label(node: dict) -> str:
     label = node["Node Type"]
-    for key in ("Relation Name", "Index Name", "CTE Name", "Join Type", "Strategy"):
+    for key in ("Join Type", "Strategy", "Relation Name", "Alias", "Index Name", "CTE Name"):
         if key in node:
             label += f" {node[key]}"
+    for key in ("Sort Key", "Group Key", "Hash Cond", "Merge Cond", "Index Cond", "Filter"):
+        if key in node:
+            detail = node[key] if isinstance(node[key], str) else ", ".join(node[key])
+            label += f" [{key.lower()}: {detail[:90]}]"
+            break
     return label
 
 

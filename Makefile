@@ -43,7 +43,7 @@ lint-sql: setup
 fix: setup
 	$(VENV)/ruff check --fix . && $(VENV)/ruff format .
 
-bench: setup  ## loader throughput vs raw COPY, and peak memory (see bench/README.md)
+bench: setup  ## loader throughput vs raw COPY, and peak memory (README, "Benchmark")
 	$(VENV)/python bench/bench_ingest.py
 
 bench-mart: setup  ## dbt mart: full build of a month, then a one-day incremental build

@@ -456,5 +456,6 @@ def load_file(
 
 def _done(outcome: LoadOutcome, started: float) -> LoadOutcome:
     outcome.seconds = time.monotonic() - started
-    log.info(outcome.summary())
+    # the one log line of each load (a rejection is a warning: the file needs a person)
+    log.log(logging.WARNING if outcome.status == "rejected" else logging.INFO, outcome.summary())
     return outcome

@@ -44,10 +44,8 @@ def load_source_for_day(
 
     s = settings()
     day = business_date(logical_date)
+    # each outcome is logged by the loader (a rejection as a warning)
     result = ingest(sources=[source], start=day, end=day, s=s, loaded_by=f"airflow:{run_id}")
-    for outcome in result.outcomes:
-        level = logging.WARNING if outcome.status == "rejected" else logging.INFO
-        log.log(level, outcome.summary())
     from channel_dw.orchestration.alerts import quality_warning
 
     quality_warning(dag_id, f"load_{source}", str(run_id), result.outcomes, s)

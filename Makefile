@@ -52,7 +52,7 @@ bench-mart: setup  ## dbt mart: full build of a month, then a one-day incrementa
 bench-scale: setup  ## a month at province volume (10 M records): generate, ingest, dbt build, report; target <= 15 min
 	$(VENV)/python bench/bench_scale.py
 
-bench-history: setup  ## one incremental day on 12 months of history vs on one month
+bench-history: setup  ## one incremental day on 12 months of history (200,000 customers) vs on one month, and its plan profile; 35-90 min
 	$(VENV)/python bench/bench_history.py
 
 db-stop: setup

@@ -41,20 +41,39 @@ def _label(node: dict) -> str:
 
 def own_times(plan: dict) -> list[dict]:
     """Every node of ``plan`` with its own time in ms (its total over all loops, less its
-    children's) and the rows it returned, slowest first."""
+    children's) and the rows it returned, slowest first.
+
+    A CTE's plan is a sibling of the nodes that scan it, and the first scan pulls the CTE's rows
+    through that plan: a CTE Scan's own time is its total less the CTE plan's (an approximation
+    when several nodes scan one CTE). Times under a Gather are summed over its workers."""
     nodes: list[dict] = []
 
     def total_ms(node: dict) -> float:
         return node.get("Actual Total Time", 0.0) * node.get("Actual Loops", 1)
 
+    cte_ms: dict[str, float] = {}
+
+    def find_ctes(node: dict) -> None:
+        name = node.get("Subplan Name", "")
+        if name.startswith("CTE "):
+            cte_ms[name[4:]] = total_ms(node)
+        for child in node.get("Plans", []):
+            find_ctes(child)
+
     def walk(node: dict) -> None:
         children = node.get("Plans", [])
-        own = total_ms(node) - sum(total_ms(c) for c in children)
+        # a CTE's plan (a child here) runs inside the CTE Scans that read it
+        own = total_ms(node) - sum(
+            total_ms(c) for c in children if not c.get("Subplan Name", "").startswith("CTE ")
+        )
+        if node["Node Type"] == "CTE Scan":
+            own -= cte_ms.get(node.get("CTE Name", ""), 0.0)
         rows = node.get("Actual Rows", 0) * node.get("Actual Loops", 1)
         nodes.append({"node": _label(node), "own_ms": round(max(own, 0.0)), "rows": rows})
         for child in children:
             walk(child)
 
+    find_ctes(plan)
     walk(plan)
     nodes.sort(key=lambda n: n["own_ms"], reverse=True)
     return nodes
@@ -72,6 +91,7 @@ def explain(url: str, model: str, top: int = 8) -> dict:
     return {
         "execution_s": round(plan["Execution Time"] / 1000, 1),
         "slowest_nodes": own_times(plan["Plan"])[:top],
+        "plan": plan,
     }
 
 

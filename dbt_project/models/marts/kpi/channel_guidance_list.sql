@@ -1,5 +1,6 @@
 {#- Incremental by month (dbt_project.yml, macros/kpi_months.sql): a daily run rebuilds the
-    months whose records changed (and the three months after each, as customer_channel_preference) and keeps the others. #}
+    months whose records changed, and the three months after each (as
+    customer_channel_preference), and keeps the others. #}
 {%- set months = kpi_months_to_rebuild(this, months_after=3) %}
 -- The cross-channel guidance list of kpis.md (渠道交叉引导): active customers who did offloadable
 -- business successfully through a 10086 agent or a hall this month, with the self-service channel

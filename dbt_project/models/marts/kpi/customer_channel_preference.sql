@@ -1,5 +1,6 @@
 {#- Incremental by month (dbt_project.yml, macros/kpi_months.sql): a daily run rebuilds the
-    months whose records changed (and the three months after each: the score looks back three months) and keeps the others. #}
+    months whose records changed, and the three months after each (the score looks back three
+    months), and keeps the others. #}
 {%- set months = kpi_months_to_rebuild(this, months_after=3) %}
 -- The customer channel-preference score of kpis.md (渠道偏好得分): for every active customer and
 -- every self-service channel, each month, a score from 0 to 100 made of usage, potential,

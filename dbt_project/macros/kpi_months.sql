@@ -48,13 +48,11 @@
     {%- set hotline_calls = ref('fct_hotline_calls') -%}
     {%- set history = ref('int_customer_history') -%}
     {%- set ledger = source('audit', 'file_ledger') -%}
+    {#- when the table was last built, as a literal (macros/fact_watermark.sql) -#}
+    {%- set built_at = newest_update(relation) -%}
     {%- set query -%}
-        with built as (
-            select coalesce(max(dbt_updated_at), '-infinity') as at from {{ relation }}
-        ),
-
-        seen as (
-            select built.at - interval '{{ var("kpi_rebuild_margin") }}' as at from built
+        with seen as (
+            select {{ built_at }} - interval '{{ var("kpi_rebuild_margin") }}' as at
         ),
 
         newest as (
@@ -64,11 +62,11 @@
         changed as (
             select distinct interactions.occurred_month as month
             from {{ interactions }} as interactions
-            where interactions.dbt_updated_at > (select built.at from built)
+            where interactions.dbt_updated_at > {{ built_at }}
             union
             select distinct calls.call_month
             from {{ hotline_calls }} as calls
-            where calls.dbt_updated_at > (select built.at from built)
+            where calls.dbt_updated_at > {{ built_at }}
             union
             select distinct date_trunc('month', replaced_days.day)::date
             from {{ ledger }} as replaced

@@ -28,15 +28,18 @@ with records as not materialized (
     select * from {{ ref('int_interactions_unioned') }}
 ),
 
-resolved as (
+resolved as not materialized (
+    -- this and the other CTEs read more than once are inlined too: PostgreSQL knows the
+    -- statistics of a table, not of a materialised CTE, and estimated the joins on them at
+    -- 10^18 rows (whole-table merge joins) where an incremental run has under a million
     select * from {{ ref('int_identities_resolved') }}
 ),
 
-edges as (
+edges as not materialized (
     select * from {{ ref('int_identity_edges') }}
 ),
 
-components as (
+components as not materialized (
     select * from {{ ref('int_identity_components') }}
 ),
 
@@ -44,7 +47,7 @@ file_ledger as (
     select * from {{ source('audit', 'file_ledger') }}
 ),
 
-identities as (
+identities as not materialized (
     select
         identifier,
         customer_id
@@ -52,7 +55,7 @@ identities as (
     where customer_id is not null
 ),
 
-history as (
+history as not materialized (
     select * from {{ ref('int_customer_history') }}
 ),
 
@@ -92,48 +95,59 @@ affected_nodes as (
         or resolved.customer_id in (select changed_customers.customer_id from changed_customers)
 ),
 
+reread as (
+    -- records to read again whatever their identifiers: those of a customer with a new CRM
+    -- version, and those of a delivery replaced by a correction (the post-hook deletes the rows
+    -- of replaced deliveries, so only the newly replaced are still in the table)
+    select this.interaction_key
+    from {{ this }} as this
+    where this.customer_id = any(array(select changed_customers.customer_id from changed_customers))
+    union all
+    select this.interaction_key
+    from {{ this }} as this
+    where
+        this.file_id = any(array(
+            select file_ledger.file_id
+            from file_ledger
+            where file_ledger.status <> 'loaded'
+        ))
+),
+
 incremental as (
-    -- one branch per reason, each one an index lookup in the staging tables (an `or` of them
-    -- would read every record); `union` keeps a record that several reasons select once
+    -- One branch per reason (an `or` of them would read every record); `union` keeps a record
+    -- that several reasons select once. The staging tables are searched through their indexes:
+    -- with `= any(array(...))` PostgreSQL runs the sub-query once and probes the index with its
+    -- values, where a join would be planned from an estimate of how many there are (at 17 million
+    -- records it guessed 40 times too many and sorted every staged record instead). Store orders
+    -- are a view without indexes: there a hashed `in` is the look-up (`= any` of a computed array
+    -- compares each row with every value).
     select records.*
     from records
-    where
-        records.occurred_at >= {{ look_back_from }}
+    where records.occurred_at >= {{ look_back_from }}
     union
     select records.*
     from records
     where records.loaded_at > {{ seen_loaded_at }}
+    {%- for column, wanted in [
+        ('msisdn_node', 'affected_nodes.identifier from affected_nodes'),
+        ('member_node', 'affected_nodes.identifier from affected_nodes'),
+        ('observed_node', 'affected_nodes.identifier from affected_nodes'),
+        ('interaction_key', 'reread.interaction_key from reread'),
+    ] %}
     union
     select records.*
     from records
-    inner join affected_nodes
-        on records.msisdn_node = affected_nodes.identifier
+    where
+        records.source <> 'stores'
+        and records.{{ column }} is not null
+        and records.{{ column }} = any(array(select {{ wanted }}))
     union
     select records.*
     from records
-    inner join affected_nodes
-        on records.member_node = affected_nodes.identifier
-    union
-    select records.*
-    from records
-    inner join affected_nodes
-        on records.observed_node = affected_nodes.identifier
-    union
-    select records.*
-    from records
-    where records.interaction_key in (
-        -- a record whose customer changed, or whose delivery was replaced by a correction
-        select this.interaction_key
-        from {{ this }} as this
-        inner join changed_customers
-            on this.customer_id = changed_customers.customer_id
-        union all
-        select this.interaction_key
-        from {{ this }} as this
-        inner join file_ledger
-            on this.file_id = file_ledger.file_id
-        where file_ledger.status <> 'loaded'
-    )
+    where
+        records.source = 'stores'
+        and records.{{ column }} in (select {{ wanted }})
+    {%- endfor %}
 ),
 {% else %}
 incremental as (

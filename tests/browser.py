@@ -33,6 +33,7 @@ CHROMIUM_ARGS = (
     "--disable-sync",
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
+EXPECT_TIMEOUT_MS = 30_000
 
 
 def chromium_launch_kwargs() -> dict[str, Any]:
@@ -52,7 +53,11 @@ def chromium_launch_kwargs() -> dict[str, Any]:
 def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) -> Iterator:
     """A Playwright ``Page`` in a fresh headless Chromium (closed on exit)."""
     launch_kwargs = chromium_launch_kwargs()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Playwright's assertions wait 5 s by default: on two busy cores a page of the Airflow UI or
+    # Superset has taken longer to draw (a wrong page still fails, after 30 s)
+    expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_kwargs)

@@ -31,8 +31,11 @@
 
 {#- The months (first days, as 'YYYY-MM-DD' strings) that this run rebuilds: none for a full
     build (every month), a list for an incremental one (possibly empty). `months_after`: how many
-    months after a changed month also depend on it (the preference score reads three before). -#}
-{% macro kpi_months_to_rebuild(relation, months_after=0) -%}
+    months after a changed month also depend on it (the preference score reads three before).
+    `by_customer`: for a table of one row per customer that rebuilds the customers whose records
+    or CRM versions changed (macros/kpi_customers.sql), the months to rebuild whole are only those
+    of replaced deliveries and the months the table does not hold yet. -#}
+{% macro kpi_months_to_rebuild(relation, months_after=0, by_customer=false) -%}
     {#- Parsing records what the query below reads as the model's dependencies; a full build
         (and a unit test, which has inputs for the model's own references only) never reads it. -#}
     {%- if not execute -%}
@@ -62,11 +65,19 @@
         changed as (
             select distinct interactions.occurred_month as month
             from {{ interactions }} as interactions
-            where interactions.dbt_updated_at > {{ built_at }}
+            where
+                interactions.dbt_updated_at > {{ built_at }}
+                {%- if by_customer %}
+                and not exists (
+                    select 1 from {{ relation }} as held
+                    where held.month = interactions.occurred_month
+                )
+                {%- else %}
             union
             select distinct calls.call_month
             from {{ hotline_calls }} as calls
             where calls.dbt_updated_at > {{ built_at }}
+                {%- endif %}
             union
             select distinct date_trunc('month', replaced_days.day)::date
             from {{ ledger }} as replaced
@@ -80,6 +91,7 @@
             where
                 replaced.status = 'superseded'
                 and correction.finished_at > (select seen.at from seen)
+            {%- if not by_customer %}
             union
             select distinct crm_months.month::date
             from (
@@ -98,6 +110,7 @@
                 interval '1 month'
             ) as crm_months (month)
             where crm_change.starts is not null
+            {%- endif %}
         ),
 
         with_later as (

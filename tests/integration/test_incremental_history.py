@@ -31,8 +31,9 @@ from tests.integration.test_mart import (
 
 pytestmark = pytest.mark.integration
 
-FIRST_DAY = date(2026, 9, 25)  # across September's end: the KPI tables hold two months
-DAYS = 12
+FIRST_DAY = date(2026, 9, 27)  # across September's end: the KPI tables hold two months
+DAYS = 9
+REDELIVERED_ON = 5  # the day (offset) the corrected and late re-deliveries arrive
 COMPARED = (
     ("staging", "stg_web__events", "event_id"),
     ("staging", "stg_app__events", "event_id"),
@@ -47,17 +48,29 @@ COMPARED = (
     ("marts", "customer_channel_preference", "month, customer_id, channel"),
     ("marts", "channel_guidance_list", "month, region_code, priority_in_region"),
 )
-MONTH_INCREMENTAL = ("kpi_monthly", "customer_channel_preference", "channel_guidance_list")
+MONTH_INCREMENTAL = ("kpi_monthly", "channel_guidance_list")
+CUSTOMER_INCREMENTAL = ("customer_channel_preference",)
 
 
 def built_at(url: str) -> dict[tuple[str, date], object]:
-    """When each month of each month-incremental KPI table was last built."""
+    """When each month of each incremental KPI table was last built."""
     built = {}
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        for table in MONTH_INCREMENTAL:
+        for table in MONTH_INCREMENTAL + CUSTOMER_INCREMENTAL:
             cur.execute(f"select month, max(dbt_updated_at) from marts.{table} group by month")
             built.update({(table, month): at for month, at in cur.fetchall()})
     return built
+
+
+def rows_rebuilt(url: str, table: str, month: date, since) -> tuple[int, int]:
+    """How many rows of a month a run after ``since`` rewrote, of how many."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select count(*) filter (where dbt_updated_at > %s), count(*)"
+            f" from marts.{table} where month = %s",
+            (since, month),
+        )
+        return cur.fetchone()
 
 
 def dump(url: str, schema: str, table: str, order_by: str) -> list[tuple]:
@@ -86,7 +99,7 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     for offset in range(3, DAYS):
         day = FIRST_DAY + timedelta(days=offset)
         assert ingest(s=s, start=day, end=day, run_checks=False).ok
-        if offset == 7:
+        if offset == REDELIVERED_ON:
             # corrected and late re-deliveries of earlier days replace what was staged
             deliver_redeliveries(s.landing)
             assert ingest(s=s, end=day, run_checks=False).ok
@@ -95,11 +108,18 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
         out = dbt("run", "--vars", '{"kpi_rebuild_margin": "0 seconds"}')
         assert "incremental model staging.stg_web__events" in out
         assert "incremental model marts.fct_interactions" in out
-    # the last day (6 October, its look-back from 3 October) touched October only
+    # the last day (5 October, its look-back from 2 October) touched October only
     after = built_at(s.database_url)
     september, october = date(2026, 9, 1), date(2026, 10, 1)
     for table in MONTH_INCREMENTAL:
         assert after[table, september] == before[table, september], f"{table}: September rebuilt"
+        assert after[table, october] > before[table, october], f"{table}: October not rebuilt"
+    # the preference score is rebuilt by customer: in September only the rows of the few
+    # customers with a CRM version or a new link that day (macros/kpi_customers.sql)
+    for table in CUSTOMER_INCREMENTAL:
+        since = max(before[table, september], before[table, october])
+        rebuilt, held = rows_rebuilt(s.database_url, table, september, since)
+        assert held and rebuilt < held / 4, f"{table}: {rebuilt} of {held} September rows rebuilt"
         assert after[table, october] > before[table, october], f"{table}: October not rebuilt"
     # two late files that change the past: a link binding an old uid (its records of September
     # too), a CRM version as of 1 October

@@ -1,13 +1,35 @@
-{#- Incremental by month (dbt_project.yml, macros/kpi_months.sql): a daily run rebuilds the
-    months whose records changed, and the three months after each (the score looks back three
-    months), and keeps the others. #}
-{%- set months = kpi_months_to_rebuild(this, months_after=3) %}
+{#- Incremental by customer (dbt_project.yml, macros/kpi_customers.sql): a daily run rebuilds the
+    rows of the customers whose records or CRM versions changed, from the first month that changed
+    for them (the score looks back three months: so do the records read), the months of replaced
+    deliveries and the new months whole; the pre-hook deletes the same rows first. #}
+{{ config(pre_hook=["{{ delete_kpi_rows_to_rebuild(this, months_after=3) }}"]) }}
+{%- set months = kpi_months_to_rebuild(this, months_after=3, by_customer=true) %}
+{%- set customers = kpi_customers_to_rebuild(this) %}
+{%- set held_months = kpi_table_months(this) %}
 -- The customer channel-preference score of kpis.md (渠道偏好得分): for every active customer and
 -- every self-service channel, each month, a score from 0 to 100 made of usage, potential,
 -- frequency bonus and penalties. The point values come from the seed preference_points.
-with interactions as (
+with
+{%- if customers is not none %}
+rebuilt_customers as (
+    -- customers whose rows are rebuilt from from_month on
+    {{ customers }}
+),
+{%- endif %}
+
+interactions as (
     select * from {{ ref('fct_interactions') }}
     where {{ in_rebuilt_months('occurred_date', months, months_before=3) }}
+    {%- if customers is not none %}
+    union all
+    select customer_records.*
+    from {{ ref('fct_interactions') }} as customer_records
+    inner join rebuilt_customers
+        on
+            customer_records.customer_id = rebuilt_customers.customer_id
+            and customer_records.occurred_month >= rebuilt_customers.from_month - interval '3 months'
+    where not {{ in_rebuilt_months('customer_records.occurred_date', months, months_before=3) }}
+    {%- endif %}
 ),
 
 history as (
@@ -37,10 +59,34 @@ months as (
     select distinct occurred_month as month
     from interactions
     where {{ in_rebuilt_months('occurred_date', months) }}
+    {%- if customers is not none %}
+    union
+    -- the months the table holds, from the first a rebuilt customer changed in
+    select held.month
+    from unnest({{ held_months }}) as held (month)
+    where held.month >= (select min(rebuilt_customers.from_month) from rebuilt_customers)
+    {%- endif %}
+),
+
+active_in_months as (
+    {{ active_customers_at_month_end('months', 'history', ['value_tier', 'is_high_value']) }}
 ),
 
 active_customers as (
-    {{ active_customers_at_month_end('months', 'history', ['value_tier', 'is_high_value']) }}
+    -- the rows rebuilt: every active customer of a rebuilt month, a rebuilt customer from its month
+    select active_in_months.*
+    from active_in_months
+    where {{ in_rebuilt_months('active_in_months.month', months) }}
+    {%- if customers is not none %}
+    union all
+    select active_in_months.*
+    from active_in_months
+    inner join rebuilt_customers
+        on
+            active_in_months.customer_id = rebuilt_customers.customer_id
+            and active_in_months.month >= rebuilt_customers.from_month
+    where not {{ in_rebuilt_months('active_in_months.month', months) }}
+    {%- endif %}
 ),
 
 self_service_channels as (

@@ -32,32 +32,14 @@
         {{ log(this ~ ": a staged delivery was replaced, reading every file of " ~ source_name) }}
         {{ return(none) }}
     {%- endif -%}
-    {#- the files staged so far: a skip scan of the file_id index, one probe per file -#}
+    {#- the files staged so far: a skip scan of the file_id index (macros/skip_scan.sql) -#}
     {%- set unseen -%}
-        with recursive staged_files as (
-            (select staged.file_id from {{ this }} as staged order by staged.file_id limit 1)
-            union all
-            select (
-                select staged.file_id
-                from {{ this }} as staged
-                where staged.file_id > staged_files.file_id
-                order by staged.file_id
-                limit 1
-            )
-            from staged_files
-            where staged_files.file_id is not null
-        )
-
         select file_ledger.file_id
         from {{ source('audit', 'file_ledger') }} as file_ledger
         where
             file_ledger.source = '{{ source_name }}'
             and file_ledger.status = 'loaded'
-            and file_ledger.file_id not in (
-                select staged_files.file_id
-                from staged_files
-                where staged_files.file_id is not null
-            )
+            and file_ledger.file_id not in ({{ distinct_by_skip_scan(this, 'file_id') }})
         order by file_ledger.file_id
     {%- endset -%}
     {{ return(run_query(unseen).columns[0].values() | map('int') | list) }}

@@ -59,9 +59,15 @@
                     where touched.component in (
                         select components.component
                         from {{ ref('int_identity_components') }} as components
-                        inner join {{ edges }} as new_links
-                            on components.node in (new_links.node_a, new_links.node_b)
-                        where new_links.last_loaded_at > {{ seen_at }}
+                        where components.node in (
+                            select new_links.node_a
+                            from {{ edges }} as new_links
+                            where new_links.last_loaded_at > {{ seen_at }}
+                            union all
+                            select new_links.node_b
+                            from {{ edges }} as new_links
+                            where new_links.last_loaded_at > {{ seen_at }}
+                        )
                     )
                 )
             union all
@@ -94,30 +100,14 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- The months a KPI table holds, as a `date[]` literal: a skip scan of its month index, one probe
-    per month. -#}
+{#- The months a KPI table holds, as a `date[]` literal (a skip scan of its month index). -#}
 {% macro kpi_table_months(relation) -%}
     {%- if not (execute and is_incremental()) -%}
         {{ return("array[]::date[]") }}
     {%- endif -%}
     {%- set query -%}
-        with recursive held as (
-            (select kpi.month from {{ relation }} as kpi order by kpi.month limit 1)
-            union all
-            select (
-                select kpi.month
-                from {{ relation }} as kpi
-                where kpi.month > held.month
-                order by kpi.month
-                limit 1
-            )
-            from held
-            where held.month is not null
-        )
-
         select coalesce(string_agg(held.month::text, ',' order by held.month), '')
-        from held
-        where held.month is not null
+        from ({{ distinct_by_skip_scan(relation, 'month') }}) as held
     {%- endset -%}
     {%- set listed = run_query(query).columns[0].values()[0] -%}
     {{ return("'{" ~ listed ~ "}'::date[]") }}

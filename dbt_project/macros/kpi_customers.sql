@@ -33,7 +33,6 @@
     {%- set seen_at -%}
         ({{ built_at }} - interval '{{ var("kpi_rebuild_margin") }}')
     {%- endset -%}
-    {%- set edges = ref('int_identity_edges') -%}
     {%- set query -%}
         select
             changes.customer_id,
@@ -50,25 +49,13 @@
             select
                 substr(crm_links.node_a, length('customer:') + 1),
                 '-infinity'::date
-            from {{ edges }} as crm_links
+            from {{ ref('int_identity_edges') }} as crm_links
             where
                 crm_links.link_source = 'crm'
                 and crm_links.node_b in (
-                    select touched.node
-                    from {{ ref('int_identity_components') }} as touched
-                    where touched.component in (
-                        select components.component
-                        from {{ ref('int_identity_components') }} as components
-                        where components.node in (
-                            select new_links.node_a
-                            from {{ edges }} as new_links
-                            where new_links.last_loaded_at > {{ seen_at }}
-                            union all
-                            select new_links.node_b
-                            from {{ edges }} as new_links
-                            where new_links.last_loaded_at > {{ seen_at }}
-                        )
-                    )
+                    select members.node
+                    from {{ ref('int_identity_components') }} as members
+                    where members.component in ({{ components_touched_since(seen_at) }})
                 )
             union all
             select

@@ -68,16 +68,19 @@
             where
                 interactions.dbt_updated_at > {{ built_at }}
                 {%- if by_customer %}
+                -- by customer: only a month the table does not hold yet is rebuilt whole
                 and not exists (
                     select 1 from {{ relation }} as held
                     where held.month = interactions.occurred_month
                 )
-                {%- else %}
+                {%- endif %}
+            {%- if not by_customer %}
+            -- (the customer-incremental table reads no hotline calls)
             union
             select distinct calls.call_month
             from {{ hotline_calls }} as calls
             where calls.dbt_updated_at > {{ built_at }}
-                {%- endif %}
+            {%- endif %}
             union
             select distinct date_trunc('month', replaced_days.day)::date
             from {{ ledger }} as replaced

@@ -7,7 +7,6 @@ here under `airflow dags test` cost five minutes of the suite and tested nothing
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,9 +21,7 @@ CLI = str(Path(sys.executable).with_name("channel-dw"))
 
 
 def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [CLI, *args], env=dict(os.environ), capture_output=True, text=True, timeout=timeout
-    )
+    return subprocess.run([CLI, *args], capture_output=True, text=True, timeout=timeout)
 
 
 def test_the_freshness_gate_passes_fresh_sources_and_stops_on_a_stale_one(warehouse, db):

@@ -19,6 +19,8 @@
     start of the look-back, read before the run and put in the query as literals. #}
 {%- set seen_loaded_at = fact_watermark(this, 'loaded_at') %}
 {%- set look_back_from = fact_watermark(this, 'look_back_from') %}
+{#- the identity components a link loaded since touched (macros/touched_components.sql) #}
+{%- set touched_components = components_touched_since(seen_loaded_at) %}
 -- Every record of every channel, one row each: channel, business type, the attempt / success /
 -- transaction flags of kpis.md, amount, the customer it belongs to (or none) and the region at
 -- the record's time. Incremental: see the `incremental` CTE for what a run re-reads.
@@ -33,14 +35,6 @@ resolved as not materialized (
     -- statistics of a table, not of a materialised CTE, and estimated the joins on them at
     -- 10^18 rows (whole-table merge joins) where an incremental run has under a million
     select * from {{ ref('int_identities_resolved') }}
-),
-
-edges as not materialized (
-    select * from {{ ref('int_identity_edges') }}
-),
-
-components as not materialized (
-    select * from {{ ref('int_identity_components') }}
 ),
 
 file_ledger as (
@@ -71,27 +65,13 @@ changed_customers as (
     where history.loaded_at > {{ seen_loaded_at }}
 ),
 
-touched_nodes as (
-    -- identifiers with a link loaded since
-    select node_a as node from edges
-    where last_loaded_at > {{ seen_loaded_at }}
-    union
-    select node_b from edges
-    where last_loaded_at > {{ seen_loaded_at }}
-),
-
-touched_components as (
-    -- new links move whole components (links are timeless: old records change customer too)
-    select distinct components.component
-    from components
-    where components.node in (select touched_nodes.node from touched_nodes)
-),
-
 affected_nodes as (
+    -- the identifiers of the components a new link touched (links are timeless: old records
+    -- change customer too), and those of the customers with a new CRM version
     select resolved.identifier
     from resolved
     where
-        resolved.component in (select touched_components.component from touched_components)
+        resolved.component in ({{ touched_components }})
         or resolved.customer_id in (select changed_customers.customer_id from changed_customers)
 ),
 

@@ -14,7 +14,7 @@ test: setup  ## lint, then every test (unit, DAG integrity, integration on a rea
 	@./scripts/ensure-chromium.sh
 	$(VENV)/ruff check .
 	$(MAKE) --no-print-directory lint-sql
-	$(VENV)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile
+	$(VENV)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 fuzz: fuzz-readers fuzz-limits  ## the long hostile-input run (not part of `make test`): both below
 

@@ -124,10 +124,21 @@ def deployment_environ(s: Settings) -> dict[str, str]:
     return env
 
 
-def _start(s: Settings, name: str, env: dict[str, str]) -> int:
+def _command(s: Settings, name: str) -> list[str]:
+    """The command line of one process. The scheduler goes through
+    :mod:`channel_dw.orchestration.airflow_main`, which imports dbt and cosmos before Airflow
+    starts: every task process is a fork of the scheduler, so each dbt task finds them loaded."""
+    if name == "scheduler":
+        python = str(Path(airflow_env.airflow_bin()).with_name("python"))
+        return [python, "-m", "channel_dw.orchestration.airflow_main", name]
     args = [airflow_env.airflow_bin(), name]
     if name == "api-server":
         args += ["--host", "127.0.0.1", "--port", str(airflow_env.api_port(s))]
+    return args
+
+
+def _start(s: Settings, name: str, env: dict[str, str]) -> int:
+    args = _command(s, name)
     log = process_log(s.airflow_home, name)
     log.parent.mkdir(parents=True, exist_ok=True)
     run_dir(s.airflow_home).mkdir(parents=True, exist_ok=True)

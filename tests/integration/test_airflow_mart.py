@@ -15,7 +15,7 @@ import pytest
 
 from channel_dw.orchestration.mart import StaleSourcesError, check_source_freshness
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(1)]
 
 CLI = str(Path(sys.executable).with_name("channel-dw"))
 

@@ -27,7 +27,7 @@ from channel_dw.ingest.verify import verify_manifest
 from channel_dw.quality.mart_verify import verify_mart
 from tests.integration.test_mart import dbt, deliver_redeliveries, use_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(5)]
 
 CLI = str(Path(sys.executable).with_name("channel-dw"))
 

@@ -37,7 +37,7 @@ from channel_dw.bi.control import SupersetState
 from tests.browser import browser_page, screenshot_dir
 from tests.integration.test_report import built, rows  # noqa: F401  (built: the module's mart)
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(5)]
 
 OCTOBER = date(2026, 10, 1)  # the latest month of the build
 SEPTEMBER = date(2026, 9, 1)

@@ -13,7 +13,7 @@ from channel_dw.generate import generate_landing
 from channel_dw.ingest.runner import ingest
 from channel_dw.ingest.verify import verify_manifest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(1)]
 
 
 def counts(db) -> dict[str, tuple]:

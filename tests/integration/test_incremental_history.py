@@ -6,7 +6,8 @@ the records that new links or CRM versions move; the KPI tables rebuild only the
 records changed ("Incremental KPI tables"). After days of such runs across a month end, with
 corrected re-deliveries and late files that change the past on the way, every staging table, fact
 and KPI table must hold exactly what a full refresh builds from the same raw data, and the month
-nothing touched must not have been rebuilt.
+nothing touched must not have been rebuilt. The late links must have moved records far older than
+the look-back window, and the full refresh must agree.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from tests.integration.test_mart import (
     use_database,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(6)]
 
 FIRST_DAY = date(2026, 9, 27)  # across September's end: the KPI tables hold two months
 DAYS = 9
@@ -71,6 +72,17 @@ def rows_rebuilt(url: str, table: str, month: date, since) -> tuple[int, int]:
             (since, month),
         )
         return cur.fetchone()
+
+
+def owners(url: str, where: str = "true", params: tuple = ()) -> dict[str, tuple]:
+    """The facts' interaction key -> (customer, region, date), of the rows ``where`` picks."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select interaction_key, customer_id, region_code, occurred_date"
+            f" from marts.fct_interactions where {where}",
+            params,
+        )
+        return {key: rest for key, *rest in cur.fetchall()}
 
 
 def dump(url: str, schema: str, table: str, order_by: str) -> list[tuple]:
@@ -123,12 +135,21 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
         assert after[table, october] > before[table, october], f"{table}: October not rebuilt"
     # two late files that change the past: a link binding an old uid (its records of September
     # too), a CRM version as of 1 October
-    plant_late_links(s)
+    first = owners(s.database_url)
+    uid, uid_customer, moved_customer, old_region = plant_late_links(s)
     assert ingest(s=s, run_checks=False).ok
-    dbt("build")
+    assert "incremental model marts.fct_interactions" in dbt("build")
     with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from audit.file_ledger where status = 'superseded'")
         assert cur.fetchone()[0] > 0, "the re-deliveries replaced no file: nothing was tested"
+    # the incremental run moved records far older than its look-back window (the late files are
+    # of 11 October): the uid's to its customer, the moved customer's to the region of the late
+    # CRM version
+    now = owners(s.database_url, "(app_uid = %s or customer_id = %s)", (uid, moved_customer))
+    old = {k: v for k, v in now.items() if v[2] < date(2026, 10, 3)}
+    by_uid = [k for k in old if first[k][0] is None and old[k][0] == uid_customer]
+    by_region = [k for k in old if first[k][1] == old_region and old[k][1] != old_region]
+    assert by_uid and by_region, (by_uid, by_region)
 
     incremental = {t: dump(s.database_url, *t) for t in COMPARED}
     dbt("build", "--full-refresh")

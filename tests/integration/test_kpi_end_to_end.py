@@ -64,7 +64,7 @@ from channel_dw.config import Settings, settings
 from channel_dw.ingest.runner import ingest
 from tests.integration.test_mart import dbt, use_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(1)]
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "kpi_month"
 OCTOBER = date(2026, 10, 1)

@@ -1,7 +1,8 @@
 """The dbt mart on a generated landing folder: real PostgreSQL, real loader, real dbt.
 
 One module-wide build (two weeks for 300 customers, every planted awkward case, the re-deliveries)
-serves the checks of what the mart holds and who may read it; the incremental test builds its own.
+serves the checks of what the mart holds and who may read it. That incremental builds equal a full
+refresh, late links included, is test_incremental_history.py's (it uses ``plant_late_links``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from channel_dw.generate import generate_landing
 from channel_dw.ingest.runner import ingest
 from channel_dw.quality.mart_verify import verify_mart
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(4)]
 
 CLI = str(Path(sys.executable).with_name("channel-dw"))
 MART_TABLES = (
@@ -294,57 +295,6 @@ def plant_late_links(s) -> tuple[str, str, str, str]:
         encoding="utf-8",
     )
     return uid, uid_customer, customer, region
-
-
-def _dump(url: str, table: str, key: str) -> list[tuple]:
-    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select string_agg(quote_ident(column_name), ', ' order by ordinal_position)"
-            " from information_schema.columns where table_schema = 'marts'"
-            " and table_name = %s and column_name <> 'dbt_updated_at'",
-            (table,),
-        )
-        columns = cur.fetchone()[0]
-        cur.execute(f"select {columns} from marts.{table} order by {key}")
-        return cur.fetchall()
-
-
-def test_incremental_runs_give_the_same_facts_as_a_full_refresh(
-    make_database, tmp_path, monkeypatch
-):
-    use_database(monkeypatch, make_database(), tmp_path)
-    s = settings()
-    generate_landing(s.landing, date(2026, 10, 1), date(2026, 10, 10), customers=200, seed=11)
-    # days 1-6 first, built in full; then days 7-10, the corrected and late re-deliveries, and
-    # an incremental build on top: new links move older records to their customer
-    assert ingest(s=s, end=date(2026, 10, 6), run_checks=False).ok
-    dbt("build")
-    first = {row[0]: row for row in _dump(s.database_url, "fct_interactions", "interaction_key")}
-    assert ingest(s=s, run_checks=False).ok
-    deliver_redeliveries(s.landing)
-    uid, uid_customer, moved_customer, old_region = plant_late_links(s)
-    assert ingest(s=s, run_checks=False).ok
-
-    out = dbt("build")
-    assert "incremental model marts.fct_interactions" in out
-    facts = (("fct_interactions", "interaction_key"), ("fct_hotline_calls", "call_id"))
-    incremental = {table: _dump(s.database_url, table, key) for table, key in facts}
-    dbt("build", "--full-refresh")
-    full = {table: _dump(s.database_url, table, key) for table, key in facts}
-
-    assert incremental == full
-    # and the incremental run did move records older than its look-back window: the uid's to
-    # its customer, and the moved customer's to the region of the late CRM version
-    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
-        cur.execute(
-            "select interaction_key, customer_id, region_code from marts.fct_interactions"
-            " where (app_uid = %s or customer_id = %s) and occurred_date < '2026-10-03'",
-            (uid, moved_customer),
-        )
-        old = {key: (customer, region) for key, customer, region in cur.fetchall()}
-    by_uid = [k for k in old if first[k][17] is None and old[k][0] == uid_customer]
-    by_region = [k for k in old if first[k][21] == old_region and old[k][1] != old_region]
-    assert by_uid and by_region, (by_uid, by_region)
 
 
 def test_dbt_docs_describe_every_mart_and_its_exposure(mart):

@@ -32,7 +32,7 @@ from channel_dw.report.workbook import BLOCK, KPI_SHEET_FIRST_DATA_ROW, LONG_COL
 from tests.browser import browser_page, screenshot_dir
 from tests.integration.test_mart import dbt, use_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(3)]
 
 CLI = str(Path(sys.executable).with_name("channel-dw"))
 OCTOBER = date(2026, 10, 1)

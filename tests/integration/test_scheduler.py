@@ -36,7 +36,7 @@ from tests.integration.airflow_deployment import (
     running_airflow,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(8)]
 
 CHAIN_TIMEOUT = 900  # seconds from the trigger to the report: two cores run ~50 dbt tasks
 OUTAGE = 30  # seconds the warehouse is down during the mart build
@@ -194,7 +194,8 @@ def test_the_scheduler_runs_ingest_then_mart_then_report(own_warehouse, monkeypa
 
 
 def _screenshots(airflow, ingest_run_id: str) -> None:
-    """The DAG list with the runs, the Asset graph and a task's log, in headless Chromium."""
+    """In headless Chromium, logged in through the login form: the DAG list with the runs, the
+    ingest DAG's graph, the Asset graph and a task's log."""
     from playwright.sync_api import expect
 
     shots = []
@@ -222,6 +223,18 @@ def _screenshots(airflow, ingest_run_id: str) -> None:
                 expect(page.get_by_role("link", name=dag_id, exact=True).first).to_be_visible()
             page.wait_for_load_state("networkidle")
             save(page, "scheduler-dag-list.png")
+
+            # the ingest DAG's graph: its page opens on the grid; the toggle next to it draws it
+            tasks = airflow.api("/api/v2/dags/channel_ingest_daily/tasks")["tasks"]
+            page.get_by_role("link", name="channel_ingest_daily", exact=True).first.click()
+            page.wait_for_url(re.compile(r"/dags/channel_ingest_daily(?:[/?#]|$)"))
+            page.get_by_role("button", name=re.compile(r"^Show Graph")).click()
+            for task_id in [t["task_id"] for t in tasks]:
+                node = page.locator(f'.react-flow__node[data-id="{task_id}"]')
+                expect(node).to_be_visible()
+                expect(node).to_contain_text(task_id)
+            page.wait_for_load_state("networkidle")
+            save(page, "scheduler-dag-graph.png")
 
             page.goto(f"{airflow.url}/assets/{marts['id']}")
             for node in ("channel_ingest_daily", "channel_mart_build", "channel_monthly_report"):

@@ -1,22 +1,30 @@
 """Faults under a real scheduler (``channel-dw airflow up``): a load task's process killed with
 SIGKILL, and the scheduler itself killed with SIGKILL while a load runs.
 
-Each test loads a day whose web file is big enough (300,000 events) to be killed half-way: the
-kill comes when the ledger shows the delivery ``loading``. In both cases the run must end in
-success through a retry, the ledger must show the interrupted attempt cleaned up (``abandoned``)
-and the file loaded once, and ``raw`` must hold the file's rows exactly once. Only the ingest DAG
-is unpaused: the mart is not what these tests are about.
+Both tests share one deployment (its start costs a minute of both cores) on a warehouse whose
+history is loaded. Each loads a day of its own whose web file is big enough (300,000 events) to be
+killed half-way: the kill comes when the ledger shows the delivery ``loading``. In both cases the
+run must end in success through a retry, the ledger must show the interrupted attempt cleaned up
+(``abandoned``) and the file loaded once, and ``raw`` must hold the file's rows exactly once. Only
+the ingest DAG is unpaused: the mart is not what these tests are about.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
 import psutil
+import psycopg2
 import pytest
 
+from channel_dw.config import Settings, settings
 from tests.integration.airflow_deployment import (
+    Airflow,
     big_web_file,
     cli,
     deliver,
@@ -27,7 +35,7 @@ from tests.integration.airflow_deployment import (
     wait_for_ledger,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.minutes(4)]
 
 BIG = 300_000
 
@@ -56,63 +64,90 @@ def _assert_cleaned_up_then_loaded_once(db, web: str) -> None:
     assert in_raw == loaded and loaded > BIG * 0.9
 
 
-def _start_the_day(warehouse, airflow, big: int = BIG):
-    day = previous_month_end()
-    waiting = prepare_landing(warehouse, day, customers=200)
-    web = big_web_file(waiting, day, big)
-    deliver(waiting, warehouse.landing)
-    run = airflow.trigger("channel_ingest_daily", day)
-    airflow.unpause("channel_ingest_daily")
-    return day, web.name, run["dag_run_id"]
+@dataclass
+class Deployment:
+    """One Airflow deployment for the module's tests, on a warehouse that holds 12 days."""
+
+    warehouse: Settings
+    airflow: Airflow
+    db: Any
 
 
-def test_a_killed_load_task_is_not_a_success_and_its_retry_loads_the_file(
-    warehouse, db, monkeypatch
-):
-    with running_airflow(monkeypatch) as airflow:
-        _day, web, run_id = _start_the_day(warehouse, airflow)
-        wait_for_ledger(db, web, "loading")
-        ti = airflow.task_instances("channel_ingest_daily", run_id)["load_web"]
-        cmdline = psutil.Process(ti["pid"]).cmdline()  # read before the kill: a zombie has none
-        assert "airflow" in " ".join(cmdline), cmdline
-        os.kill(ti["pid"], signal.SIGKILL)
-        print(f"killed the load_web task process {ti['pid']} ({cmdline})")
+@pytest.fixture(scope="module")
+def deployment(make_database, tmp_path_factory) -> Iterator[Deployment]:
+    """Airflow up once for both faults (a start costs a minute of both cores), on a warehouse of
+    its own whose history is loaded; each test then loads a big web file of a day of its own."""
+    home = tmp_path_factory.mktemp("faults")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DW_DATABASE_URL", make_database())
+        mp.setenv("DW_HOME", str(home / "dw-home"))
+        mp.setenv("DW_LANDING", str(home / "landing"))
+        warehouse = settings()
+        prepare_landing(warehouse, previous_month_end(), customers=200)
+        conn = psycopg2.connect(warehouse.database_url)
+        conn.autocommit = True
+        try:
+            with running_airflow(mp) as airflow:
+                yield Deployment(warehouse, airflow, conn)
+        finally:
+            conn.close()
 
-        run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
-        assert run["state"] == "success", airflow.describe_runs()
-        tries = airflow.api(
-            f"/api/v2/dags/channel_ingest_daily/dagRuns/{run_id}/taskInstances/load_web/tries"
-        )["task_instances"]
-        states = [t["state"] for t in sorted(tries, key=lambda t: t["try_number"])]
-        # the killed attempt is not recorded as a success (Airflow #60858); a retry loaded it
-        assert states[0] != "success" and states[-1] == "success" and len(states) >= 2, states
+
+def _start_a_big_load(d: Deployment, day: date) -> tuple[str, str]:
+    """Delivers a web file of ``BIG`` events for ``day`` and triggers the ingest DAG for it;
+    returns the file's name and the run's id."""
+    waiting = d.warehouse.home.parent / f"arriving-{day:%Y%m%d}"
+    web = big_web_file(waiting, day, BIG)
+    deliver(waiting, d.warehouse.landing)
+    run = d.airflow.trigger("channel_ingest_daily", day)
+    # unpaused after the trigger: unpaused before, the scheduler may make its own run of the day
+    d.airflow.unpause("channel_ingest_daily")
+    return web.name, run["dag_run_id"]
+
+
+def test_a_killed_load_task_is_not_a_success_and_its_retry_loads_the_file(deployment):
+    airflow, db = deployment.airflow, deployment.db
+    web, run_id = _start_a_big_load(deployment, previous_month_end())
+    wait_for_ledger(db, web, "loading")
+    ti = airflow.task_instances("channel_ingest_daily", run_id)["load_web"]
+    cmdline = psutil.Process(ti["pid"]).cmdline()  # read before the kill: a zombie has none
+    assert "airflow" in " ".join(cmdline), cmdline
+    os.kill(ti["pid"], signal.SIGKILL)
+    print(f"killed the load_web task process {ti['pid']} ({cmdline})")
+
+    run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
+    assert run["state"] == "success", airflow.describe_runs()
+    tries = airflow.api(
+        f"/api/v2/dags/channel_ingest_daily/dagRuns/{run_id}/taskInstances/load_web/tries"
+    )["task_instances"]
+    states = [t["state"] for t in sorted(tries, key=lambda t: t["try_number"])]
+    # the killed attempt is not recorded as a success (Airflow #60858); a retry loaded it
+    assert states[0] != "success" and states[-1] == "success" and len(states) >= 2, states
 
     _assert_cleaned_up_then_loaded_once(db, web)
 
 
-def test_the_scheduler_killed_during_a_load_then_started_again_finishes_the_run(
-    warehouse, db, monkeypatch
-):
-    with running_airflow(monkeypatch) as airflow:
-        _day, web, run_id = _start_the_day(warehouse, airflow)
-        wait_for_ledger(db, web, "loading")
-        pid = int((warehouse.airflow_home / "run" / "scheduler.pid").read_text())
-        scheduler = psutil.Process(pid)
-        # the scheduler and everything it runs (LocalExecutor: the task processes are its
-        # descendants) die at once, as when its container or host goes down
-        family = [scheduler, *scheduler.children(recursive=True)]
-        for process in family:
-            process.send_signal(signal.SIGKILL)
-        psutil.wait_procs(family, timeout=10)
-        print(f"killed the scheduler {pid} and its {len(family) - 1} descendant(s)")
+def test_the_scheduler_killed_during_a_load_then_started_again_finishes_the_run(deployment):
+    airflow, db = deployment.airflow, deployment.db
+    web, run_id = _start_a_big_load(deployment, previous_month_end() + timedelta(days=1))
+    wait_for_ledger(db, web, "loading")
+    pid = int((deployment.warehouse.airflow_home / "run" / "scheduler.pid").read_text())
+    scheduler = psutil.Process(pid)
+    # the scheduler and everything it runs (LocalExecutor: the task processes are its
+    # descendants) die at once, as when its container or host goes down
+    family = [scheduler, *scheduler.children(recursive=True)]
+    for process in family:
+        process.send_signal(signal.SIGKILL)
+    psutil.wait_procs(family, timeout=10)
+    print(f"killed the scheduler {pid} and its {len(family) - 1} descendant(s)")
 
-        restarted = cli("airflow", "up")
-        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
-        assert "starting scheduler" in restarted.stdout, restarted.stdout
-        assert "api-server already runs" in restarted.stdout, restarted.stdout
+    restarted = cli("airflow", "up")
+    assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+    assert "starting scheduler" in restarted.stdout, restarted.stdout
+    assert "api-server already runs" in restarted.stdout, restarted.stdout
 
-        run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
-        assert run["state"] == "success", airflow.describe_runs()
+    run = airflow.wait_for_run("channel_ingest_daily", run_id, timeout=600)
+    assert run["state"] == "success", airflow.describe_runs()
 
     _assert_cleaned_up_then_loaded_once(db, web)
     with db.cursor() as cur:

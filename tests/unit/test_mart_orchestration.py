@@ -119,3 +119,45 @@ def test_the_pii_key_joins_the_users_pgoptions_escaped_and_only_once():
     first = _with_pii_key("-c work_mem=64MB", "a key with spaces\\")
     assert first == "-c work_mem=64MB -c dw.pii_key=a\\ key\\ with\\ spaces\\\\"
     assert _with_pii_key(first, "k" * 16) == "-c work_mem=64MB -c dw.pii_key=" + "k" * 16
+
+
+def test_the_scheduler_starts_with_dbt_and_cosmos_loaded_for_the_tasks_it_forks(tmp_path):
+    """``airflow up`` starts the scheduler through ``airflow_main`` (its task processes are forks
+    of it), the other processes as Airflow's own command; ``airflow_main`` imports dbt and cosmos,
+    then runs Airflow's command line with its arguments."""
+    import subprocess
+    import sys
+
+    import airflow
+
+    from channel_dw.config import Settings
+    from channel_dw.orchestration import deployment
+
+    s = Settings(
+        home=tmp_path,
+        landing=tmp_path,
+        reports=tmp_path,
+        database_url="postgresql://u@127.0.0.1:5432/db",
+        embedded=False,
+        embedded_port=5432,
+    )
+    scheduler = deployment._command(s, "scheduler")
+    assert scheduler[1:] == ["-m", "channel_dw.orchestration.airflow_main", "scheduler"]
+    assert Path(scheduler[0]).name.startswith("python")
+    assert deployment._command(s, "triggerer")[1:] == ["triggerer"]
+
+    code = (
+        "import sys\n"
+        "from channel_dw.orchestration import airflow_main\n"
+        "sys.argv = ['python', 'version']\n"
+        "try:\n"
+        "    airflow_main.main()\n"
+        "finally:\n"
+        "    loaded = all(name in sys.modules for name in airflow_main.PRELOADED)\n"
+        "    print('preloaded' if loaded else 'not preloaded')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-2:] == [airflow.__version__, "preloaded"]

@@ -1,14 +1,14 @@
 """``python -m channel_dw.orchestration.airflow_main <airflow command>``: Airflow's own command
-line, with the libraries of the mart's dbt tasks imported first. ``channel-dw airflow up`` starts
+line, with the libraries the project's tasks import loaded first. ``channel-dw airflow up`` starts
 the scheduler this way.
 
 Under the LocalExecutor every task process is a fork of the scheduler (its executor workers are
 forked from it, and each task is forked from a worker), so a module the scheduler has imported is
-already there in every task. Each of the mart DAG's ~50 dbt tasks otherwise spends about 6 s of
-CPU importing dbt-core and astronomer-cosmos before it runs its model, a second or two of real
-work: on two cores that was most of a mart run. Imported once here, a task starts with them loaded.
-The cost is the scheduler's own start (those seconds, once) and its memory (~150 MB, shared
-copy-on-write with the tasks).
+already there in every task. Otherwise each of the mart DAG's ~50 dbt tasks spends about 6 s of
+CPU importing dbt-core and astronomer-cosmos before a second or two of real work, and each load
+task as long importing Great Expectations for its checks: on two cores that was most of a run.
+Imported once here, a task starts with them loaded. The cost is the scheduler's own start (those
+seconds, once) and its memory (a few hundred MB, shared copy-on-write with the tasks).
 
 Only imports happen here: no dbt command, no database, no thread. Anything else passes through to
 Airflow unchanged (``airflow scheduler``, ``airflow dag-processor``...).
@@ -18,9 +18,16 @@ from __future__ import annotations
 
 import sys
 
-# What a dbt task of the mart DAG imports: cosmos's local operators and dbt's programmatic runner
-# (cosmos runs dbt in the task's process, InvocationMode.DBT_RUNNER), with the postgres adapter.
-PRELOADED = ("cosmos.operators.local", "dbt.cli.main", "dbt.adapters.postgres")
+# What the tasks import: a dbt task of the mart DAG, cosmos's local operators and dbt's
+# programmatic runner (cosmos runs dbt in the task's process, InvocationMode.DBT_RUNNER) with the
+# postgres adapter; a load task of the ingest DAG, the loader and its Great Expectations checks.
+PRELOADED = (
+    "cosmos.operators.local",
+    "dbt.cli.main",
+    "dbt.adapters.postgres",
+    "channel_dw.ingest.runner",
+    "channel_dw.quality.checks",
+)
 
 
 def preload() -> list[str]:

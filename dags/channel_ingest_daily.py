@@ -12,7 +12,10 @@ Loads one business date of every source's export files from the landing root
 * **Bad input**: a file breaking a whole-file rule is rejected (ledger status `rejected`, with the
   rule and reason); bad rows go to `audit.quarantine`; the rest loads.
 * **Missing file**: the task is skipped and its Asset not updated.
-* Each task updates the Asset `channel-dw://raw/<source>` so downstream DAGs run when data lands.
+* Each task updates the Asset `channel-dw://raw/<source>` (what landed, per source). Then
+  **`publish_raw`** updates `channel-dw://raw`, which the mart build runs on: once per run, on the
+  whole day, when no load failed and at least one found a file (skipped when none found one; a
+  failed load leaves it `upstream_failed`, and clearing the load after the fix runs it again).
 
 Run a day by hand: `channel-dw airflow dags test channel_ingest_daily 2026-10-01`.
 """
@@ -22,7 +25,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import CronDataIntervalTimetable, dag, task
 
-from channel_dw.orchestration.assets import RAW_ASSETS
+from channel_dw.orchestration.assets import RAW_ASSETS, RAW_LOADED_ASSET
 from channel_dw.orchestration.dag_defaults import default_args
 from channel_dw.sources import SOURCE_NAMES
 
@@ -38,6 +41,7 @@ from channel_dw.sources import SOURCE_NAMES
     default_args=default_args(retries=3),
 )
 def channel_ingest_daily():
+    loads = []
     for source in SOURCE_NAMES:
         # one slot per source (pools.json): runs of several days load in parallel, but never
         # two loads of the same source at once
@@ -49,7 +53,21 @@ def channel_ingest_daily():
                 source, context["logical_date"], context["run_id"], context["dag"].dag_id
             )
 
-        load()
+        loads.append(load())
+
+    # once the loads have ended: none failed and one at least found a file (a failed load fails
+    # this task's run too, so the run is not green; clearing the load after a fix re-runs this)
+    @task(
+        task_id="publish_raw",
+        outlets=[RAW_LOADED_ASSET],
+        trigger_rule="none_failed_min_one_success",
+    )
+    def publish_raw(summaries: list) -> dict:
+        from channel_dw.orchestration.tasks import day_loaded
+
+        return day_loaded(summaries)
+
+    publish_raw(loads)
 
 
 channel_ingest_daily()

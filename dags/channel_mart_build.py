@@ -1,9 +1,9 @@
 """
 ### Build the channel mart with dbt when new raw data lands
 
-Runs when any of the ingest DAG's Assets `channel-dw://raw/<source>` is updated (any of the seven
-sources), one run at a time: runs triggered meanwhile queue, and each builds from everything
-loaded by then.
+Runs when the ingest DAG updates `channel-dw://raw` (its `publish_raw` task, once per ingest run
+after all the day's loads), one run at a time: runs triggered meanwhile queue, and each builds
+from everything loaded by then.
 
 1. **`source_freshness`** (the gate): `dbt source freshness`. A source past its `error_after` (or
    that cannot be queried) fails the run, so nothing is built from stale data; `warn` passes with a
@@ -30,9 +30,9 @@ Run it by hand: `channel-dw airflow dags test channel_mart_build 2026-10-01`.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import AssetAny, dag, task
+from airflow.sdk import dag, task
 
-from channel_dw.orchestration.assets import MARTS_ASSET, RAW_ASSETS
+from channel_dw.orchestration.assets import MARTS_ASSET, RAW_LOADED_ASSET
 from channel_dw.orchestration.dag_defaults import default_args
 from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_task_group
 
@@ -40,7 +40,7 @@ from channel_dw.orchestration.mart import FRESHNESS_TASK_ID, MART_GROUP_ID, dbt_
 @dag(
     dag_id="channel_mart_build",
     doc_md=__doc__,
-    schedule=AssetAny(*RAW_ASSETS.values()),
+    schedule=RAW_LOADED_ASSET,
     start_date=pendulum.datetime(2024, 1, 1, tz="Asia/Shanghai"),  # backfills reach back to it
     catchup=False,
     max_active_runs=1,

@@ -73,3 +73,21 @@ def load_source_for_day(
             for o in result.outcomes
         ],
     }
+
+
+def day_loaded(summaries: list[dict | None]) -> dict:
+    """``publish_raw``'s summary of the run's loads (their return values; ``None`` for a load that
+    was skipped), or a skip when no load found a file: then ``channel-dw://raw`` is not updated
+    and the mart is not rebuilt."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    ran = [summary for summary in summaries if summary]
+    if not ran:
+        raise AirflowSkipException("no source had a file for the day: the mart is not rebuilt")
+    files = [f for summary in ran for f in summary["files"]]
+    return {
+        "business_date": ran[0]["business_date"],
+        "sources": len(ran),
+        "files": len(files),
+        "loaded": sum(f["status"] == "loaded" for f in files),
+    }

@@ -107,23 +107,22 @@ def test_ingest_dag_has_one_task_per_source_each_publishing_its_asset(dagbag):
     from channel_dw.sources import SOURCE_NAMES
 
     dag = dagbag.dags["channel_ingest_daily"]
-    assert sorted(t.task_id for t in dag.tasks) == sorted(f"load_{s}" for s in SOURCE_NAMES)
+    loads = sorted(f"load_{s}" for s in SOURCE_NAMES)
+    assert sorted(t.task_id for t in dag.tasks) == sorted([*loads, "publish_raw"])
     for source in SOURCE_NAMES:
         outlets = dag.get_task(f"load_{source}").outlets
         assert [o.uri for o in outlets] == [f"channel-dw://raw/{source}"]
+    # then one event for the day, after every load, none failed and one at least found a file
+    publish = dag.get_task("publish_raw")
+    assert [o.uri.rstrip("/") for o in publish.outlets] == ["channel-dw://raw"]
+    assert sorted(publish.upstream_task_ids) == loads
+    assert publish.trigger_rule == "none_failed_min_one_success"
 
 
-def test_mart_dag_runs_on_any_raw_asset_one_run_at_a_time(dagbag):
-    from airflow.sdk import AssetAny
-
-    from channel_dw.sources import SOURCE_NAMES
-
+def test_mart_dag_runs_once_per_ingest_run_one_run_at_a_time(dagbag):
     dag = dagbag.dags["channel_mart_build"]
     condition = dag.timetable.asset_condition
-    assert isinstance(condition, AssetAny)  # any one source landing is enough
-    assert sorted(a.uri for a in condition.objects) == sorted(
-        f"channel-dw://raw/{s}" for s in SOURCE_NAMES
-    )
+    assert condition.uri.rstrip("/") == "channel-dw://raw"  # one Asset, not any of seven
     assert dag.max_active_runs == 1
     assert dag.catchup is False
 

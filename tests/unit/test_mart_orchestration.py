@@ -161,3 +161,19 @@ def test_the_scheduler_starts_with_dbt_and_cosmos_loaded_for_the_tasks_it_forks(
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-2:] == [airflow.__version__, "preloaded"]
+
+
+def test_the_ingest_run_triggers_the_mart_once_when_a_load_found_a_file():
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from channel_dw.orchestration.tasks import day_loaded
+
+    day = "2026-10-01"
+    summaries = [
+        None,  # a source without a file that day: its load was skipped
+        {"business_date": day, "files": [{"status": "loaded"}, {"status": "rejected"}]},
+        {"business_date": day, "files": [{"status": "skipped"}]},  # an identical re-delivery
+    ]
+    assert day_loaded(summaries) == {"business_date": day, "sources": 2, "files": 3, "loaded": 1}
+    with pytest.raises(AirflowSkipException, match="no source had a file for the day"):
+        day_loaded([None] * 7)

@@ -373,3 +373,10 @@ def test_metabase_setup_fails_loudly_when_metabase_refuses_the_connection(fake_m
     result = run_metabase_setup(url)
     assert result.returncode == 1
     assert "HTTP 400" in result.stderr and "Connection refused" in result.stderr
+
+
+def test_the_scheduler_starts_with_the_tasks_libraries_preloaded():
+    scheduler = raw_services()["airflow-scheduler"]
+    assert scheduler["command"] == [
+        "python", "-m", "channel_dw.orchestration.airflow_main", "scheduler"
+    ]  # fmt: skip

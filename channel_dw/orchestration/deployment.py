@@ -19,6 +19,7 @@ import os
 import secrets
 import signal
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -126,11 +127,11 @@ def deployment_environ(s: Settings) -> dict[str, str]:
 
 def _command(s: Settings, name: str) -> list[str]:
     """The command line of one process. The scheduler goes through
-    :mod:`channel_dw.orchestration.airflow_main`, which imports dbt and cosmos before Airflow
-    starts: every task process is a fork of the scheduler, so each dbt task finds them loaded."""
+    :mod:`channel_dw.orchestration.airflow_main` (this interpreter, the one beside ``airflow``),
+    which imports what the tasks import before Airflow starts: every task process is a fork of
+    the scheduler, so each task finds them loaded."""
     if name == "scheduler":
-        python = str(Path(airflow_env.airflow_bin()).with_name("python"))
-        return [python, "-m", "channel_dw.orchestration.airflow_main", name]
+        return [sys.executable, "-m", "channel_dw.orchestration.airflow_main", name]
     args = [airflow_env.airflow_bin(), name]
     if name == "api-server":
         args += ["--host", "127.0.0.1", "--port", str(airflow_env.api_port(s))]

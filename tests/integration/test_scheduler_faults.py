@@ -16,7 +16,7 @@ import os
 import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import psutil
@@ -25,13 +25,13 @@ import pytest
 
 from channel_dw.config import Settings, settings
 from tests.integration.airflow_deployment import (
+    BUSINESS_TZ,
     Airflow,
     big_web_file,
     cli,
     deliver,
     ledger_of,
     prepare_landing,
-    previous_month_end,
     running_airflow,
     wait_for_ledger,
 )
@@ -67,11 +67,13 @@ def _assert_cleaned_up_then_loaded_once(db, web: str) -> None:
 
 @dataclass
 class Deployment:
-    """One Airflow deployment for the module's tests, on a warehouse that holds 12 days."""
+    """One Airflow deployment for the module's tests, on a warehouse that holds the 12 days before
+    ``day``; the first test loads ``day``, the second the day after."""
 
     warehouse: Settings
     airflow: Airflow
     db: Any
+    day: date
 
 
 @pytest.fixture(scope="module")
@@ -84,12 +86,14 @@ def deployment(make_database, tmp_path_factory) -> Iterator[Deployment]:
         mp.setenv("DW_HOME", str(home / "dw-home"))
         mp.setenv("DW_LANDING", str(home / "landing"))
         warehouse = settings()
-        prepare_landing(warehouse, previous_month_end(), customers=200)
+        # never yesterday nor the day before (the scheduler's own run), never a future day
+        day = datetime.now(BUSINESS_TZ).date() - timedelta(days=14)
+        prepare_landing(warehouse, day, customers=200)
         conn = psycopg2.connect(warehouse.database_url)
         conn.autocommit = True
         try:
             with running_airflow(mp) as airflow:
-                yield Deployment(warehouse, airflow, conn)
+                yield Deployment(warehouse, airflow, conn, day)
         finally:
             conn.close()
 
@@ -101,14 +105,14 @@ def _start_a_big_load(d: Deployment, day: date) -> tuple[str, str]:
     web = big_web_file(waiting, day, BIG)
     deliver(waiting, d.warehouse.landing)
     run = d.airflow.trigger("channel_ingest_daily", day)
-    # unpaused after the trigger: unpaused before, the scheduler may make its own run of the day
+    # unpaused after the trigger (a no-op for the second test): the run is there when it starts
     d.airflow.unpause("channel_ingest_daily")
     return web.name, run["dag_run_id"]
 
 
 def test_a_killed_load_task_is_not_a_success_and_its_retry_loads_the_file(deployment):
     airflow, db = deployment.airflow, deployment.db
-    web, run_id = _start_a_big_load(deployment, previous_month_end())
+    web, run_id = _start_a_big_load(deployment, deployment.day)
     wait_for_ledger(db, web, "loading")
     ti = airflow.task_instances("channel_ingest_daily", run_id)["load_web"]
     cmdline = psutil.Process(ti["pid"]).cmdline()  # read before the kill: a zombie has none
@@ -139,7 +143,7 @@ def test_a_killed_load_task_is_not_a_success_and_its_retry_loads_the_file(deploy
 
 def test_the_scheduler_killed_during_a_load_then_started_again_finishes_the_run(deployment):
     airflow, db = deployment.airflow, deployment.db
-    web, run_id = _start_a_big_load(deployment, previous_month_end() + timedelta(days=1))
+    web, run_id = _start_a_big_load(deployment, deployment.day + timedelta(days=1))
     wait_for_ledger(db, web, "loading")
     pid = int((deployment.warehouse.airflow_home / "run" / "scheduler.pid").read_text())
     scheduler = psutil.Process(pid)

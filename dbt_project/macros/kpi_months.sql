@@ -70,7 +70,8 @@
                 {%- if by_customer %}
                 -- by customer: only a month the table does not hold yet is rebuilt whole. The
                 -- months it holds go in as a literal: a `not exists` probe of the table ran, on
-                -- 13 million rows, as a scan of its unique index for each new record (hours)
+                -- 13 million rows, as a scan of its unique index for each new record (cancelled
+                -- after 30 minutes; the literal takes 115 ms)
                 and interactions.occurred_month <> all({{ kpi_table_months(relation) }})
                 {%- endif %}
             {%- if not by_customer %}

@@ -8,11 +8,12 @@ from everything loaded by then.
 1. **`source_freshness`** (the gate): `dbt source freshness`. A source past its `error_after` (or
    that cannot be queried) fails the run, so nothing is built from stale data; `warn` passes with a
    warning in the task log.
-2. **`dbt`** (astronomer-cosmos task group): one task per seed and per dbt model, in dependency
-   order, each running `dbt build` of its node (the model, then its own tests); a failing test
-   fails the model's task and stops what depends on it. Then `dbt.cross_model_tests` runs the
-   tests that span several models (relationships, reconciliations) and the sources' tests, once
-   everything is built. A failed task can be cleared and re-run on its own.
+2. **`dbt`** (astronomer-cosmos task group): `dbt.seeds` loads every seed (the code tables) with
+   their tests; then one task per dbt model, in dependency order, each running `dbt build` of its
+   model (the model, then its own tests); a failing test fails the model's task and stops what
+   depends on it. Then `dbt.cross_model_tests` runs the tests that span several models
+   (relationships, reconciliations) and the sources' tests, once everything is built. A failed
+   task can be cleared and re-run on its own.
 3. **`publish_marts`**: updates the Asset `channel-dw://marts`, which the KPI and report DAGs
    schedule on.
 

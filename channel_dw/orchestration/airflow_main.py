@@ -10,8 +10,11 @@ task as long importing Great Expectations for its checks: on two cores that was 
 Imported once here, a task starts with them loaded. The cost is the scheduler's own start (those
 seconds, once) and its memory (a few hundred MB, shared copy-on-write with the tasks).
 
-Only imports happen here: no dbt command, no database, no thread. Anything else passes through to
-Airflow unchanged (``airflow scheduler``, ``airflow dag-processor``...).
+Then, for the scheduler, one ``dbt parse`` (:func:`warm`): dbt builds much of what it needs
+lazily, once per process (JSON schemas, its manifest's deserializers), and a task forked after
+that parse finds it built: 40% less CPU per dbt task. The parse reads files only: no database,
+and no thread or open connection is left behind. Anything else passes through to Airflow unchanged
+(``airflow scheduler``, ``airflow dag-processor``...).
 """
 
 from __future__ import annotations
@@ -44,10 +47,29 @@ def preload() -> list[str]:
     return missing
 
 
+def warm() -> None:
+    """The scheduler's dbt warmed up by one ``dbt parse`` (:func:`~channel_dw.orchestration.mart.
+    warm_dbt`): what dbt builds lazily once per process is built once, here, for all the tasks.
+    A failure is reported and the scheduler starts anyway (each task then builds it itself)."""
+    import time
+
+    started = time.monotonic()
+    try:
+        from channel_dw.orchestration.mart import warm_dbt
+
+        warm_dbt()
+    except Exception as exc:
+        sys.stderr.write(f"channel-dw: dbt not warmed up ({type(exc).__name__}: {exc})\n")
+    else:
+        sys.stderr.write(f"channel-dw: dbt warmed up in {time.monotonic() - started:.1f} s\n")
+
+
 def main() -> None:
     missing = preload()
     if missing:
         sys.stderr.write(f"channel-dw: not preloaded (not installed): {', '.join(missing)}\n")
+    if sys.argv[1:2] == ["scheduler"] and "dbt.cli.main" not in missing:
+        warm()
     from airflow.__main__ import main as airflow
 
     sys.argv = ["airflow", *sys.argv[1:]]

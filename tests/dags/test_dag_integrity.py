@@ -146,32 +146,35 @@ def test_mart_dag_gates_dbt_on_freshness_and_publishes_the_marts_asset(dagbag):
     assert {t.task_id for t in dbt_tasks} <= publish.get_flat_relative_ids(upstream=True)
 
 
-def test_mart_dag_has_one_task_per_dbt_model_and_seed(dagbag):
-    """Every model and seed of the dbt project (as dbt parses it) is a task of the cosmos group."""
+def test_mart_dag_has_one_task_per_dbt_model_after_one_for_the_seeds(dagbag):
+    """Every model of the dbt project (as dbt parses it) is a task of the cosmos group, downstream
+    of the one task that loads every seed; no seed has a task of its own."""
     import json
 
     from channel_dw.orchestration.mart import (
         CROSS_MODEL_TESTS_TASK_ID,
         MART_GROUP_ID,
+        SEEDS_TASK_ID,
         current_manifest,
         tests_outside_node_tasks,
     )
 
     manifest = json.loads(current_manifest().read_text())
-    nodes = {
-        n["name"]: n["resource_type"]
-        for n in manifest["nodes"].values()
-        if n["resource_type"] in ("model", "seed") and n["package_name"] == "channel_dw"
-    }
-    task_ids = set(dagbag.dags["channel_mart_build"].task_ids)
-    expected = {name: f"{MART_GROUP_ID}.{name}_{kind}_build" for name, kind in nodes.items()}
-    missing = sorted(name for name, task_id in expected.items() if task_id not in task_ids)
+    ours = [n for n in manifest["nodes"].values() if n["package_name"] == "channel_dw"]
+    models = {n["name"] for n in ours if n["resource_type"] == "model"}
+    seeds = {n["name"] for n in ours if n["resource_type"] == "seed"}
+    assert models and seeds
+    dag = dagbag.dags["channel_mart_build"]
+    expected = {name: f"{MART_GROUP_ID}.{name}_model_build" for name in models}
+    missing = sorted(name for name, task_id in expected.items() if task_id not in dag.task_ids)
     assert missing == []
+    assert not [t for t in dag.task_ids if t.endswith("_seed_build")]
+    load_seeds = dag.get_task(f"{MART_GROUP_ID}.{SEEDS_TASK_ID}")
+    assert load_seeds.select == ["resource_type:seed"]
+    assert set(expected.values()) <= load_seeds.get_flat_relative_ids(upstream=False)
     # and the tests no node's task runs (of several models, of sources) run in one task at the end
     if tests_outside_node_tasks(current_manifest()):
-        cross = dagbag.dags["channel_mart_build"].get_task(
-            f"{MART_GROUP_ID}.{CROSS_MODEL_TESTS_TASK_ID}"
-        )
+        cross = dag.get_task(f"{MART_GROUP_ID}.{CROSS_MODEL_TESTS_TASK_ID}")
         assert set(expected.values()) <= cross.get_flat_relative_ids(upstream=True)
 
 

@@ -25,6 +25,7 @@ import pytest
 
 from channel_dw.config import EMBEDDED_USER, Settings, settings
 from channel_dw.db import embedded
+from channel_dw.orchestration.deployment import process_log
 from tests.browser import browser_page, screenshot_dir
 from tests.integration.airflow_deployment import (
     PROJECT_DAGS,
@@ -193,6 +194,9 @@ def test_the_scheduler_runs_ingest_then_mart_then_report(own_warehouse, monkeypa
         assert _query(url, sql, (month,))[0][0] > 0
         report = warehouse.reports / f"channel-report-{month:%Y-%m}.html"
         assert report.exists() and report.stat().st_size > 10_000, report
+        # the scheduler warmed dbt up for the tasks it forked (airflow_main.warm)
+        scheduler_log = process_log(warehouse.airflow_home, "scheduler").read_text()
+        assert "channel-dw: dbt warmed up in" in scheduler_log, scheduler_log[-3000:]
 
         _screenshots(airflow, triggered["dag_run_id"])
 

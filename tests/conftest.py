@@ -50,6 +50,26 @@ def pytest_collection_modifyitems(config, items) -> None:
     items.sort(key=lambda item: -minutes(item))  # stable: a file's tests keep their order
 
 
+# Files that share a session fixture too costly to make twice: ``make test`` (--dist loadfile) gives
+# each group to one worker, as if it were one file. test_bi reads test_report's mart (report_mart).
+SAME_WORKER = {"tests/integration/test_bi.py": "tests/integration/test_report.py"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, with the files of :data:`SAME_WORKER` on the worker of their partner."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class GroupedFiles(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SAME_WORKER.get(scope, scope)
+
+    return GroupedFiles(config, log)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -26,6 +26,7 @@ from channel_dw.config import settings
 from channel_dw.generate import generate_landing
 from channel_dw.ingest.runner import ingest
 from channel_dw.quality.mart_verify import verify_mart
+from tests.dbt_cache import seed_dbt_manifest
 
 pytestmark = [pytest.mark.integration, pytest.mark.minutes(4)]
 
@@ -73,6 +74,8 @@ def use_database(mp: pytest.MonkeyPatch, url: str, home: Path) -> None:
     # dbt's build output per test database, never the checkout's dbt_project/target
     mp.setenv("DBT_TARGET_PATH", str(home / "target"))
     mp.setenv("DBT_LOG_PATH", str(home / "logs"))
+    # the DAGs' parse finds the dbt manifest made once for the whole run (no `dbt parse` each)
+    seed_dbt_manifest(home / "dw")
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """The monthly report on a real mart: the workbook read back equals marts.kpi_monthly, the HTML
 page renders in headless Chromium with its charts, and the report DAG writes a closed month.
 
-One module-wide build: 25 September to 5 October for 200 customers, so October's report has a
-previous month to compare with; September has closed (its last day loaded), October has not.
+One build, shared with test_bi (``report_mart``, tests/integration/conftest.py): 25 September to
+5 October for 200 customers, so October's report has a previous month to compare with; September
+has closed (its last day loaded), October has not.
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ import pytest
 from psycopg2.extras import RealDictCursor
 
 from channel_dw.config import settings
-from channel_dw.generate import generate_landing
-from channel_dw.ingest.runner import ingest
 from channel_dw.orchestration.report import (
     MonthNotClosedError,
     check_month_closed,
@@ -30,7 +29,7 @@ from channel_dw.orchestration.report import (
 )
 from channel_dw.report.workbook import BLOCK, KPI_SHEET_FIRST_DATA_ROW, LONG_COLUMNS, sheet_name
 from tests.browser import browser_page, screenshot_dir
-from tests.integration.test_mart import dbt, use_database
+from tests.integration.test_mart import use_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.minutes(3)]
 
@@ -40,16 +39,14 @@ SEPTEMBER = date(2026, 9, 1)
 
 
 @pytest.fixture(scope="module")
-def built(make_database, tmp_path_factory):
-    home = tmp_path_factory.mktemp("report")
+def built(report_mart):
+    """The environment pointed at the report mart (tests/integration/conftest.py): a build of
+    25 September to 5 October for 200 customers, made once for this module and test_bi."""
+    url, home = report_mart
     with pytest.MonkeyPatch.context() as mp:
-        use_database(mp, make_database(), home)
+        use_database(mp, url, home)
         mp.setenv("DW_REPORTS", str(home / "reports"))
-        s = settings()
-        generate_landing(s.landing, date(2026, 9, 25), date(2026, 10, 5), customers=200, seed=11)
-        assert ingest(s=s, run_checks=True).ok
-        dbt("build")
-        yield s
+        yield settings()
 
 
 @pytest.fixture(scope="module")

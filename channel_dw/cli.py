@@ -276,7 +276,7 @@ def airflow(args) -> None:
             _say(deployment.status(s).describe())
         return
     airflow_env.ensure_metadata_db(s)
-    from channel_dw.orchestration.mart import current_manifest
+    from channel_dw.orchestration.dbt_parse import current_manifest
 
     try:  # the mart DAG renders its tasks from a dbt manifest: make it current once, here
         current_manifest(s)
@@ -333,7 +333,7 @@ def dbt(args) -> None:
 
     with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
         ensure_schema(conn)
-    from channel_dw.orchestration.mart import dbt_executable
+    from channel_dw.orchestration.dbt_parse import dbt_executable
 
     dbt_bin = dbt_executable()
     os.chdir(DBT_PROJECT_DIR)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from channel_dw.config import Settings
 from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR
-from channel_dw.orchestration.mart import current_manifest
+from channel_dw.orchestration.dbt_parse import current_manifest
 
 
 def shared_manifest() -> Path:

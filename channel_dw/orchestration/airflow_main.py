@@ -55,7 +55,7 @@ def warm() -> None:
 
     started = time.monotonic()
     try:
-        from channel_dw.orchestration.mart import warm_dbt
+        from channel_dw.orchestration.dbt_parse import warm_dbt
 
         warm_dbt()
     except Exception as exc:

@@ -240,7 +240,7 @@ def up(s: Settings, say: Say, timeout: float = START_TIMEOUT) -> Deployment:
 
         say("    " + embedded.start(s).describe())
     airflow_env.ensure_metadata_db(s)
-    from channel_dw.orchestration.mart import current_manifest
+    from channel_dw.orchestration.dbt_parse import current_manifest
 
     try:  # the mart DAG renders its tasks from a dbt manifest: make it current once, here
         current_manifest(s)

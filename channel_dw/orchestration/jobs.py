@@ -41,7 +41,7 @@ def build_mart(s: Settings, say: Say) -> list[str]:
     from channel_dw.db.connection import connect
     from channel_dw.db.schema import ensure_schema
     from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ
-    from channel_dw.orchestration.mart import dbt_executable
+    from channel_dw.orchestration.dbt_parse import dbt_executable
 
     with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
         ensure_schema(conn)

@@ -23,184 +23,43 @@ builds each dbt command.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
-import shutil
 import subprocess
-import sys
 import tempfile
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from channel_dw.config import Settings, settings
 from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ
+from channel_dw.orchestration.dbt_parse import (
+    DBT_PROFILE,
+    DBT_TARGET,
+    DBT_TASK_FLAGS,
+    current_manifest,
+    dbt_args,
+    dbt_executable,
+    partial_parse_of,
+    seed_newest_partial_parse,
+    seed_partial_parse,
+)
 
 if TYPE_CHECKING:
     from cosmos import DbtTaskGroup
 
 log = logging.getLogger(__name__)
 
-DBT_PROFILE = "channel_dw"
-DBT_TARGET = "warehouse"
 MART_GROUP_ID = "dbt"
 FRESHNESS_TASK_ID = "source_freshness"
 CROSS_MODEL_TESTS_TASK_ID = "cross_model_tests"
 SEEDS_TASK_ID = "seeds"
 
-# What makes up a dbt project: a manifest older than any of these no longer describes it.
-_PROJECT_FILES = ("dbt_project.yml", "packages.yml", "dependencies.yml", "selectors.yml")
-_PROJECT_DIRS = ("models", "seeds", "macros", "snapshots", "tests", "analyses")
 # dbt_environ's values that are secrets: masked in the task logs and rendered fields.
 _SECRET_VARS = ("DW_DB_PASSWORD", "DW_PII_KEY", "PGOPTIONS")
 
 FRESHNESS_FAILING = ("error", "runtime error")
-# dbt's flags for every task of the group: no colour codes in the task log; no manifest.json and
-# run_results.json written by each task (a second of CPU each; nothing reads them: cosmos takes
-# the results from dbtRunner, the manifest from current_manifest)
-DBT_TASK_FLAGS = ("--no-use-colors", "--no-write-json")
-PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-
-
-def dbt_executable() -> str:
-    """The ``dbt`` installed beside this interpreter (the project's virtual env), else on PATH
-    (a ``pip install --user``, as in the Airflow image, puts it in ``~/.local/bin``)."""
-    beside = Path(sys.executable).with_name("dbt")
-    if beside.exists():
-        return str(beside)
-    return shutil.which("dbt") or str(beside)
-
-
-def manifest_is_current(manifest: Path, project_dir: Path = DBT_PROJECT_DIR) -> bool:
-    """True when the manifest exists and no file of the dbt project changed after it."""
-    try:
-        written = manifest.stat().st_mtime
-    except FileNotFoundError:
-        return False
-    try:
-        return all(path.stat().st_mtime <= written for path in _project_files(project_dir))
-    except FileNotFoundError:  # a file went away while we looked: something changed
-        return False
-
-
-def _project_files(project_dir: Path) -> Iterator[Path]:
-    for name in _PROJECT_FILES:
-        if (project_dir / name).exists():
-            yield project_dir / name
-    for folder in _PROJECT_DIRS:
-        for dirpath, _dirnames, filenames in os.walk(project_dir / folder):
-            yield Path(dirpath)  # a deleted or renamed file shows in its folder's mtime
-            for name in filenames:
-                yield Path(dirpath, name)
-
-
-def current_manifest(s: Settings | None = None, project_dir: Path = DBT_PROJECT_DIR) -> Path:
-    """A ``manifest.json`` that describes the dbt project as it is now, for cosmos to render.
-
-    ``dbt_project/target/manifest.json`` when it is current (any dbt command writes it, e.g.
-    ``channel-dw dbt parse``; an image can ship it); otherwise this checkout's own copy under
-    ``$DW_HOME/dbt-manifest/``, re-made with ``dbt parse`` when the project changed since. ``dbt
-    parse`` reads files only, no database, and takes a few seconds; it runs under a lock, and the
-    manifest is replaced atomically, so concurrent DAG parses neither collide nor read half a file.
-    """
-    shipped = project_dir / "target" / "manifest.json"
-    if manifest_is_current(shipped, project_dir):
-        return shipped
-    s = s or settings()
-    cache = s.home / "dbt-manifest"
-    manifest = cache / "manifest.json"
-    if manifest_is_current(manifest, project_dir):
-        return manifest
-    cache.mkdir(parents=True, exist_ok=True)
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest_is_current(manifest, project_dir):  # made while we waited for the lock
-            return manifest
-        started = time.monotonic()
-        target = cache / "target"  # kept between runs: dbt's partial parsing makes it faster
-        result = subprocess.run(
-            [
-                dbt_executable(),
-                "--no-use-colors",
-                "parse",
-                "--project-dir",
-                str(project_dir),
-                "--profile",
-                DBT_PROFILE,
-                "--target",
-                DBT_TARGET,
-                "--target-path",
-                str(target),
-                "--log-path",
-                str(cache),
-            ],
-            cwd=project_dir,
-            env=dbt_environ(s),
-            capture_output=True,
-            text=True,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"dbt parse of {project_dir} failed (exit code {result.returncode}):\n"
-                + result.stdout[-3000:]
-                + result.stderr[-2000:]
-            )
-        os.replace(target / "manifest.json", manifest)
-    log.info(
-        "%s was missing or older than the dbt project: parsed the project into %s in %.1fs",
-        shipped,
-        manifest,
-        time.monotonic() - started,
-    )
-    return manifest
-
-
-def warm_dbt(s: Settings | None = None, project_dir: Path = DBT_PROJECT_DIR) -> None:
-    """Runs ``dbt parse`` in this process (files only, no database), for processes forked from it.
-
-    dbt builds much of what it needs lazily, once per process: the JSON schemas it validates the
-    project and profile with, the (de)serializers of its manifest classes (mashumaro), inspect's
-    map of modules. A cosmos task forked from the scheduler after this parse finds them built: its
-    ``dbt build`` of a model spends 2.8 s of CPU rather than 4.6 (measured here, partial parse).
-    Nothing stays behind: no thread, no connection, no file (a scratch target folder); the
-    variables dbt needs are set for the parse only. Raises ``RuntimeError`` when dbt fails.
-    """
-    from dbt.cli.main import dbtRunner
-
-    s = s or settings()
-    saved = dict(os.environ)
-    with tempfile.TemporaryDirectory(prefix="dbt-warm-") as tmp:
-        target = Path(tmp) / "target"
-        _seed_partial_parse(target, s, project_dir)
-        os.environ.update(dbt_environ(s))
-        try:
-            result = dbtRunner().invoke(
-                [
-                    *DBT_TASK_FLAGS,
-                    "parse",
-                    "--project-dir",
-                    str(project_dir),
-                    "--profile",
-                    DBT_PROFILE,
-                    "--target",
-                    DBT_TARGET,
-                    "--target-path",
-                    str(target),
-                    "--log-path",
-                    tmp,
-                    "--log-level-file",
-                    "none",
-                    "--quiet",
-                ]
-            )
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-    if not result.success:
-        raise RuntimeError(f"dbt parse of {project_dir} failed: {result.exception}")
 
 
 # --- the freshness gate ------------------------------------------------------------------------
@@ -226,24 +85,13 @@ def check_source_freshness(
     env = dbt_environ(s)
     with tempfile.TemporaryDirectory(prefix="dbt-freshness-") as tmp:
         target = Path(tmp) / "target"
-        _seed_partial_parse(target, s, project_dir)
+        seed_newest_partial_parse(target, s, project_dir)
+        # artefacts and dbt.log to a scratch folder: the task may not write to the project, and
+        # must not overwrite the manifest another dbt command is writing
         command = [
             dbt_executable(),
             "--no-use-colors",
-            "source",
-            "freshness",
-            "--project-dir",
-            str(project_dir),
-            "--profile",
-            DBT_PROFILE,
-            "--target",
-            DBT_TARGET,
-            # artefacts and dbt.log to a scratch folder: the task may not write to the project,
-            # and must not overwrite the manifest another dbt command is writing
-            "--target-path",
-            str(target),
-            "--log-path",
-            tmp,
+            *dbt_args("source freshness", project_dir, target, Path(tmp)),
         ]
         log.info("running %s", " ".join(command[1:]))
         returncode = _run_logged(command, cwd=project_dir, env=env)
@@ -301,59 +149,6 @@ def _ensure_warehouse_schema(s: Settings) -> None:
 
     with contextlib.closing(connect(s, application_name="channel-dw mart")) as conn:
         ensure_schema(conn)
-
-
-def _seed_partial_parse(target: Path, s: Settings, project_dir: Path) -> None:
-    """Copies the newest partial-parse file of this project into ``target`` (saves seconds).
-
-    dbt checks the file (project files, variables, profile) and parses in full if it does not fit.
-    """
-    candidates = [
-        p
-        for p in (
-            s.home / "dbt-manifest" / "target" / PARTIAL_PARSE_FILE,
-            project_dir / "target" / PARTIAL_PARSE_FILE,
-        )
-        if p.exists()
-    ]
-    if candidates:
-        seed_partial_parse(max(candidates, key=lambda p: p.stat().st_mtime), target)
-
-
-def partial_parse_of(manifest: Path) -> Path:
-    """The partial-parse file the dbt command that wrote ``manifest`` left (it may be gone):
-    beside it in a dbt target folder; in ``target/`` beside it in :func:`current_manifest`'s
-    cache, whose ``dbt parse`` keeps its target folder there."""
-    beside = manifest.parent / PARTIAL_PARSE_FILE
-    cached = manifest.parent / "target" / PARTIAL_PARSE_FILE
-    return cached if cached.exists() or not beside.exists() else beside
-
-
-def seed_partial_parse(source: Path, target: Path) -> bool:
-    """Puts ``source`` (a ``partial_parse.msgpack``) into the folder ``target`` unless the file
-    there is as new; atomically (a dbt task may be reading it). True when it copied.
-
-    A dbt command that finds no partial-parse file parses the whole project: 15-20 s of CPU here,
-    against 2-3 s with one. :func:`current_manifest`'s ``dbt parse`` leaves one, made with the
-    tasks' profile and variables; the cosmos tasks of a run start from it, rather than the first
-    ones each parsing in full (four at once, with the default parallelism, on a fresh DW_HOME or
-    after a change of the project). dbt still parses in full when the file does not fit (another
-    database, other ``--vars``).
-    """
-    dest = target / PARTIAL_PARSE_FILE
-    try:
-        newer = source.stat().st_mtime > dest.stat().st_mtime
-    except FileNotFoundError:
-        newer = source.exists()
-    if not newer:
-        return False
-    target.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target, prefix=".partial_parse.", delete=False) as tmp:
-        with open(source, "rb") as f:
-            shutil.copyfileobj(f, tmp)
-    shutil.copystat(source, tmp.name)  # its time (newer than the project) and mode
-    os.replace(tmp.name, dest)
-    return True
 
 
 def _run_logged(command: list[str], cwd: Path, env: Mapping[str, str]) -> int:

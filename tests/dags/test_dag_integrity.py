@@ -151,11 +151,11 @@ def test_mart_dag_has_one_task_per_dbt_model_after_one_for_the_seeds(dagbag):
     of the one task that loads every seed; no seed has a task of its own."""
     import json
 
+    from channel_dw.orchestration.dbt_parse import current_manifest
     from channel_dw.orchestration.mart import (
         CROSS_MODEL_TESTS_TASK_ID,
         MART_GROUP_ID,
         SEEDS_TASK_ID,
-        current_manifest,
         tests_outside_node_tasks,
     )
 
@@ -197,7 +197,7 @@ def test_dag_files_do_no_work_at_import_time():
         import cosmos, cosmos.operators.local, cosmos.converter
         import croniter  # its import runs `file` (platform.architecture): a library's, not ours
         from airflow.configuration import conf
-        from channel_dw.orchestration.mart import current_manifest
+        from channel_dw.orchestration.dbt_parse import current_manifest
         current_manifest()
         def no_network(*a, **k):
             raise AssertionError("network/database access at import time")

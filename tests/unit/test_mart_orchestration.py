@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from channel_dw.config import settings
-from channel_dw.orchestration import mart
+from channel_dw.orchestration import dbt_parse, mart
 
 
 def _project(root: Path) -> Path:
@@ -32,18 +32,18 @@ def test_a_manifest_is_current_until_a_project_file_changes_or_goes(tmp_path):
         _age(path, 60)
     _age(project, 60)
     manifest = tmp_path / "manifest.json"
-    assert not mart.manifest_is_current(manifest, project)  # none yet
+    assert not dbt_parse.manifest_is_current(manifest, project)  # none yet
     manifest.write_text("{}")
-    assert mart.manifest_is_current(manifest, project)
+    assert dbt_parse.manifest_is_current(manifest, project)
 
     (project / "models" / "staging" / "stg_a.sql").write_text("select 2\n")  # edited
-    assert not mart.manifest_is_current(manifest, project)
+    assert not dbt_parse.manifest_is_current(manifest, project)
     manifest.write_text("{}")
-    assert mart.manifest_is_current(manifest, project)
+    assert dbt_parse.manifest_is_current(manifest, project)
 
     _age(manifest, 30)
     (project / "models" / "staging" / "stg_a.sql").unlink()  # deleted: its folder changes
-    assert not mart.manifest_is_current(manifest, project)
+    assert not dbt_parse.manifest_is_current(manifest, project)
 
 
 def test_the_shipped_manifest_is_used_when_current(tmp_path, monkeypatch):
@@ -53,8 +53,8 @@ def test_the_shipped_manifest_is_used_when_current(tmp_path, monkeypatch):
     shipped = project / "target" / "manifest.json"
     shipped.parent.mkdir()
     shipped.write_text("{}")
-    monkeypatch.setattr(mart.subprocess, "run", pytest.fail)  # no dbt parse
-    assert mart.current_manifest(project_dir=project) == shipped
+    monkeypatch.setattr(dbt_parse.subprocess, "run", pytest.fail)  # no dbt parse
+    assert dbt_parse.current_manifest(project_dir=project) == shipped
 
 
 def _node(kind: str, name: str, parents: list[str], package: str = "channel_dw") -> dict:

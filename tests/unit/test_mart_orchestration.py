@@ -177,3 +177,37 @@ def test_the_ingest_run_triggers_the_mart_once_when_a_load_found_a_file():
     assert day_loaded(summaries) == {"business_date": day, "sources": 2, "files": 3, "loaded": 1}
     with pytest.raises(AirflowSkipException, match="no source had a file for the day"):
         day_loaded([None] * 7)
+
+
+def test_a_partial_parse_file_is_seeded_when_newer_and_keeps_its_time(tmp_path):
+    source = tmp_path / "parsed" / "target" / "partial_parse.msgpack"
+    source.parent.mkdir(parents=True)
+    source.write_bytes(b"first")
+    _age(source, 60)
+    target = tmp_path / "cosmos" / "target"
+
+    assert dbt_parse.seed_partial_parse(source, target)  # none there yet
+    seeded = target / "partial_parse.msgpack"
+    assert seeded.read_bytes() == b"first"
+    assert seeded.stat().st_mtime == source.stat().st_mtime
+    assert not dbt_parse.seed_partial_parse(source, target)  # as new: left alone
+
+    seeded.write_bytes(b"a task's own, newer")
+    assert not dbt_parse.seed_partial_parse(source, target)
+    assert seeded.read_bytes() == b"a task's own, newer"
+
+    source.write_bytes(b"a new parse")  # the project changed and was parsed again
+    _age(seeded, 120)
+    assert dbt_parse.seed_partial_parse(source, target)
+    assert seeded.read_bytes() == b"a new parse"
+    assert [p.name for p in target.iterdir()] == ["partial_parse.msgpack"]  # no temporary left
+    assert not dbt_parse.seed_partial_parse(tmp_path / "none.msgpack", target)
+
+
+def test_the_partial_parse_file_of_a_manifest_is_beside_it_or_in_the_caches_target(tmp_path):
+    shipped = tmp_path / "dbt_project" / "target" / "manifest.json"
+    shipped.parent.mkdir(parents=True)
+    (shipped.parent / "partial_parse.msgpack").write_bytes(b"x")
+    assert dbt_parse.partial_parse_of(shipped) == shipped.parent / "partial_parse.msgpack"
+    cached = tmp_path / "dw" / "dbt-manifest" / "manifest.json"  # current_manifest's own parse
+    assert dbt_parse.partial_parse_of(cached) == cached.parent / "target" / "partial_parse.msgpack"

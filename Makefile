@@ -27,9 +27,10 @@ unit: setup
 integration: setup
 	$(VENV)/python -m pytest -q tests/integration
 
-fuzz-readers: setup  ## fuzz every reader: damaged files, many more examples (HYPOTHESIS_PROFILE=fuzz)
+fuzz-readers: setup  ## fuzz every reader: damaged files, and the columnar readers against the per-line ones, many more examples (HYPOTHESIS_PROFILE=fuzz)
 	HYPOTHESIS_PROFILE=fuzz $(VENV)/python -m pytest -q -p no:cacheprovider -n 2 \
-		--hypothesis-show-statistics tests/unit/test_fuzz_readers.py tests/integration/test_fuzz_loads.py
+		--hypothesis-show-statistics tests/unit/test_fuzz_readers.py tests/integration/test_fuzz_loads.py \
+		tests/unit/test_columnar_app.py tests/unit/test_columnar_sms.py
 
 lint: setup lint-sql
 	$(VENV)/ruff check . && $(VENV)/ruff format --check .

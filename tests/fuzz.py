@@ -116,6 +116,12 @@ def _sheet_member(z: zipfile.ZipFile) -> str:
     return SHEET if SHEET in names else next(n for n in names if n.startswith("xl/worksheets/"))
 
 
+def examples(usual: int, fuzz: int) -> int:
+    """How many examples a property test tries: ``usual`` in ``make test``, ``fuzz`` under
+    HYPOTHESIS_PROFILE=fuzz (``make fuzz``). For the tests that keep hypothesis's random seed."""
+    return fuzz if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else usual
+
+
 def fuzz_settings(examples: int, fuzz_examples: int | None = None) -> settings:
     """``examples`` examples, derandomized (the same ones every run), in the usual test run; under
     HYPOTHESIS_PROFILE=fuzz (``make fuzz``) a random seed and ``fuzz_examples`` examples, or the

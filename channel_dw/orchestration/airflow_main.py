@@ -28,6 +28,7 @@ PRELOADED = (
     "cosmos.operators.local",
     "dbt.cli.main",
     "dbt.adapters.postgres",
+    "openlineage.common.provider.dbt.local",  # cosmos reads lineage after each dbt command
     "channel_dw.ingest.runner",
     "channel_dw.quality.checks",
 )

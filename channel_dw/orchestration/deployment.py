@@ -122,6 +122,10 @@ def deployment_environ(s: Settings) -> dict[str, str]:
     env.setdefault("AIRFLOW__CORE__PARALLELISM", "4")
     env.setdefault("AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC", "2")
     env.setdefault("AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL", "30")
+    # a DAG file is parsed again every 2 minutes rather than 30 s: the mart DAG's parse (cosmos
+    # renders ~40 tasks from the dbt manifest) costs a second or two of CPU, and a changed DAG
+    # file is a deployment, for which two minutes is soon enough
+    env.setdefault("AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "120")
     return env
 
 

@@ -10,15 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.dbt_cache import seed_dbt_manifest
+
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 
 
 @pytest.fixture(scope="module")
 def dagbag(tmp_path_factory):
     home = tmp_path_factory.mktemp("airflow-home")
+    dw_home = tmp_path_factory.mktemp("dw-home")
+    seed_dbt_manifest(dw_home)  # the mart DAG's parse finds the run's one dbt manifest
     # for this module only: later tests run `channel-dw airflow`, whose Airflow home is DW_HOME's
     with pytest.MonkeyPatch.context() as mp:
         for key, value in {
+            "DW_HOME": str(dw_home),
             "AIRFLOW_HOME": str(home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",

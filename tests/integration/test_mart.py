@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import io
 import json
 import os
 import shutil
@@ -53,12 +54,31 @@ MART_TABLES = (
 
 
 def dbt(*args: str) -> str:
-    """Run dbt through the project's CLI (one configuration); fail with dbt's output."""
-    done = subprocess.run(
-        [CLI, "dbt", *args], capture_output=True, text=True, env=os.environ.copy(), check=False
-    )
-    assert done.returncode == 0, f"dbt {' '.join(args)} failed:\n{done.stdout[-6000:]}"
-    return done.stdout
+    """Run a dbt command as ``channel-dw dbt`` does (the warehouse's DDL first, then dbt with the
+    project's environment), but in this process (dbtRunner): dbt's import and what it builds
+    lazily cost each test worker once, not each command (~6 s of CPU). Fails with dbt's output;
+    returns it. (``channel-dw dbt`` itself runs below and in test_incremental_history.)"""
+    from dbt.cli.main import dbtRunner
+
+    from channel_dw.db.connection import connect
+    from channel_dw.db.schema import ensure_schema
+    from channel_dw.orchestration.dbt_env import dbt_environ
+
+    s = settings()
+    with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
+        ensure_schema(conn)
+    output = io.StringIO()
+    saved = dict(os.environ)
+    os.environ.update(dbt_environ(s))
+    try:
+        with contextlib.redirect_stdout(output):
+            result = dbtRunner().invoke(["--no-use-colors", *args])
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    out = output.getvalue()
+    assert result.success, f"dbt {' '.join(args)} failed ({result.exception}):\n{out[-6000:]}"
+    return out
 
 
 def deliver_redeliveries(landing: Path) -> None:

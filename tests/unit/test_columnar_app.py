@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from channel_dw.errors import FileRejected
 from channel_dw.sources import app
 from channel_dw.sources.base import Item, Row
+from tests.fuzz import examples
 
 NAME = "app_events_20261001.json"
 
@@ -423,7 +424,7 @@ _EVENT = _event()
 
 
 @settings(
-    max_examples=300,
+    max_examples=examples(100, 300),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -451,7 +452,7 @@ def test_any_events_read_as_the_streaming_parser_reads_them(
         assert [item.line for item in got[0]] == list(range(1, len(events) + 1))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(100, 300), deadline=None)
 @given(odd=_EVENT)
 def test_one_event_among_ordinary_ones_reads_as_streamed(odd: Any) -> None:
     lines = [dumps(event(n)) for n in range(1, 40)]

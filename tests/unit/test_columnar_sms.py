@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from channel_dw.errors import FileRejected
 from channel_dw.sources import sms
 from channel_dw.sources.base import REGION_CODES, Item, Rejection, Row
+from tests.fuzz import examples
 
 NAME = "sms_hall_20261001.txt"
 
@@ -357,7 +358,7 @@ _FIELDS = _fields()
 _LINES = st.one_of(_FIELDS.map("|".join), _TEXTS)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(1000, 3000), deadline=None)
 @given(fields=_FIELDS)
 @example(fields=("S1 ", "13812345678", "20261001081502", "JF", "0", "1", "TY"))
 @example(fields=("S1", "13812345678", "20261001081502", "JF", "0 ", "1", "TY"))
@@ -387,7 +388,7 @@ def test_ordinary_records_are_cleared() -> None:
 
 
 @settings(
-    max_examples=400,
+    max_examples=examples(150, 400),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -4,7 +4,7 @@ the scheduler this way.
 
 Under the LocalExecutor every task process is a fork of the scheduler (its executor workers are
 forked from it, and each task is forked from a worker), so a module the scheduler has imported is
-already there in every task. Otherwise each of the mart DAG's ~50 dbt tasks spends about 6 s of
+already there in every task. Otherwise each of the mart DAG's ~40 dbt tasks spends about 6 s of
 CPU importing dbt-core and astronomer-cosmos before a second or two of real work, and each load
 task as long importing Great Expectations for its checks: on two cores that was most of a run.
 Imported once here, a task starts with them loaded. The cost is the scheduler's own start (those

@@ -39,7 +39,7 @@ from tests.integration.airflow_deployment import (
 
 pytestmark = [pytest.mark.integration, pytest.mark.minutes(8)]
 
-CHAIN_TIMEOUT = 900  # seconds from the trigger to the report: two cores run ~50 dbt tasks
+CHAIN_TIMEOUT = 900  # seconds from the trigger to the report: two cores run ~40 dbt tasks
 OUTAGE = 30  # seconds the warehouse is down during the mart build
 
 

@@ -151,8 +151,8 @@ def demo(s: Settings, start: date, end: date, customers: int, say: Say) -> list[
     say("==> 4/7 re-deliveries: identical, corrected and late files")
     failed += _redeliver(s, say)
     say(
-        "==> 5/7 building the mart: Airflow DAG channel_mart_build (freshness gate, then one"
-        " task per dbt seed and model with its tests)"
+        "==> 5/7 building the mart: Airflow DAG channel_mart_build (freshness gate, the seeds,"
+        " then one task per dbt model with its tests)"
     )
     # dbt's own per-node output is in each task's log; here only its errors
     os.environ.setdefault("DBT_QUIET", "true")

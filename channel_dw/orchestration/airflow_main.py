@@ -49,8 +49,9 @@ def preload() -> list[str]:
 
 
 def warm() -> None:
-    """The scheduler's dbt warmed up by one ``dbt parse`` (:func:`~channel_dw.orchestration.mart.
-    warm_dbt`): what dbt builds lazily once per process is built once, here, for all the tasks.
+    """The scheduler's dbt warmed up by one ``dbt parse``
+    (:func:`channel_dw.orchestration.dbt_parse.warm_dbt`): what dbt builds lazily once per process
+    is built once, here, for all the tasks.
     A failure is reported and the scheduler starts anyway (each task then builds it itself)."""
     import time
 

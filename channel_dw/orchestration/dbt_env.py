@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 
 from channel_dw.config import PROJECT_ROOT, Settings, settings
 
@@ -32,6 +34,20 @@ def dbt_environ(s: Settings | None = None) -> dict[str, str]:
         }
     )
     return env
+
+
+@contextlib.contextmanager
+def dbt_environment(s: Settings | None = None) -> Iterator[None]:
+    """This process's environment with :func:`dbt_environ` for a dbt run in it (dbtRunner reads
+    its variables from ``os.environ``), restored after: the password and the PII key do not stay
+    for what runs next in the process."""
+    saved = dict(os.environ)
+    os.environ.update(dbt_environ(s))
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def _with_pii_key(options: str, key: str) -> str:

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from channel_dw.config import Settings, settings
-from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ
+from channel_dw.orchestration.dbt_env import DBT_PROJECT_DIR, dbt_environ, dbt_environment
 
 log = logging.getLogger(__name__)
 
@@ -149,12 +149,10 @@ def warm_dbt(s: Settings | None = None, project_dir: Path = DBT_PROJECT_DIR) -> 
     from dbt.cli.main import dbtRunner
 
     s = s or settings()
-    saved = dict(os.environ)
     with tempfile.TemporaryDirectory(prefix="dbt-warm-") as tmp:
         target = Path(tmp) / "target"
         seed_newest_partial_parse(target, s, project_dir)
-        os.environ.update(dbt_environ(s))
-        try:
+        with dbt_environment(s):
             result = dbtRunner().invoke(
                 [
                     *DBT_TASK_FLAGS,
@@ -164,9 +162,6 @@ def warm_dbt(s: Settings | None = None, project_dir: Path = DBT_PROJECT_DIR) -> 
                     "--quiet",
                 ]
             )
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
     if not result.success:
         raise RuntimeError(f"dbt parse of {project_dir} failed: {result.exception}")
 

@@ -62,20 +62,14 @@ def dbt(*args: str) -> str:
 
     from channel_dw.db.connection import connect
     from channel_dw.db.schema import ensure_schema
-    from channel_dw.orchestration.dbt_env import dbt_environ
+    from channel_dw.orchestration.dbt_env import dbt_environment
 
     s = settings()
     with contextlib.closing(connect(s, application_name="channel-dw dbt")) as conn:
         ensure_schema(conn)
     output = io.StringIO()
-    saved = dict(os.environ)
-    os.environ.update(dbt_environ(s))
-    try:
-        with contextlib.redirect_stdout(output):
-            result = dbtRunner().invoke(["--no-use-colors", *args])
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    with dbt_environment(s), contextlib.redirect_stdout(output):
+        result = dbtRunner().invoke(["--no-use-colors", *args])
     out = output.getvalue()
     assert result.success, f"dbt {' '.join(args)} failed ({result.exception}):\n{out[-6000:]}"
     return out

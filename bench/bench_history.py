@@ -114,7 +114,7 @@ def prepare(url: str, label: str, *, channels_from: date | None) -> dict:
 # previous build ran minutes before the day, not a day, and nothing loaded during it: without
 # this the margin would take every CRM version the bench just loaded for a change.
 NO_MARGIN = ("--vars", '{"kpi_rebuild_margin": "0 seconds"}')
-MONTH_INCREMENTAL = ("kpi_monthly", "customer_channel_preference", "channel_guidance_list")
+MONTH_INCREMENTAL = ("kpi_monthly", "customer_channel_preference", "channel_guidance_unranked")
 
 
 def built_at(url: str) -> dict[str, dict[str, str]]:

@@ -15,6 +15,9 @@
       component are the ones the moved records may have belonged to; all their months;
     * customers with a CRM version loaded since (less the margin): all their months.
 
+    channel_guidance_unranked (the guidance list's rows, from the customer's records and
+    preference rows of the month) is rebuilt the same way, from the same signals.
+
     `kpi_customers_to_rebuild(relation)`: that set as a query of (customer_id, from_month), with
     the table's last build time as a literal; none for a full build. The model selects the rows of
     those customers from `from_month` on, and its pre-hook `delete_kpi_rows_to_rebuild` deletes

@@ -18,18 +18,8 @@ rebuilt_customers as (
 {%- endif %}
 
 interactions as (
-    select * from {{ ref('fct_interactions') }}
-    where {{ in_rebuilt_months('occurred_date', months, months_before=3) }}
-    {%- if customers is not none %}
-    union all
-    select customer_records.*
-    from {{ ref('fct_interactions') }} as customer_records
-    inner join rebuilt_customers
-        on
-            customer_records.customer_id = rebuilt_customers.customer_id
-            and customer_records.occurred_month >= rebuilt_customers.from_month - interval '3 months'
-    where not {{ in_rebuilt_months('customer_records.occurred_date', months, months_before=3) }}
-    {%- endif %}
+    {{ rows_to_rebuild(ref('fct_interactions'), 'occurred_date', 'occurred_month', months, customers,
+        months_before=3) }}
 ),
 
 history as (

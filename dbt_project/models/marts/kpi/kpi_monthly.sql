@@ -9,18 +9,37 @@
 -- denominator is zero has no row; counts and amounts have a row for every region with records in
 -- the month (zero when nothing counted).
 with interactions as (
-    select * from {{ ref('fct_interactions') }}
+    -- one read of the facts: the columns the KPIs need (the satisfaction surveys are the records
+    -- with a score, fct_survey_scores being a view of them)
+    select
+        interaction_key,
+        source,
+        channel,
+        event_type,
+        business_type,
+        occurred_at,
+        occurred_date,
+        occurred_month,
+        is_attempt,
+        is_success,
+        is_transaction,
+        amount_yuan,
+        is_refunded,
+        has_pickup_hall,
+        survey_score,
+        is_complaint_flagged,
+        customer_id,
+        is_identified,
+        region_code,
+        session_id,
+        app_uid
+    from {{ ref('fct_interactions') }}
     where {{ in_rebuilt_months('occurred_date', months) }}
 ),
 
 hotline_calls as (
     select * from {{ ref('fct_hotline_calls') }}
     where {{ in_rebuilt_months('call_date', months) }}
-),
-
-survey_scores as (
-    select * from {{ ref('fct_survey_scores') }}
-    where {{ in_rebuilt_months('scored_date', months) }}
 ),
 
 history as (
@@ -49,17 +68,93 @@ records as (
         on interactions.business_type = business_types.business_type
 ),
 
-region_months as (
-    -- the regions with records in each month: every count and amount has a row for them
-    select distinct
+by_channel as (
+    -- every count and amount of the records in one pass, by month, region and channel; the
+    -- per-region measures below add the channels up (one pass instead of one per KPI: the month's
+    -- records are the bulk of this model's time)
+    select
         occurred_month as month,
-        region_code
+        region_code,
+        channel,
+        count(*) filter (where is_transaction) as all_transactions,
+        count(*) filter (where is_transaction and is_echannel) as echannel_transactions,
+        count(*) filter (
+            where is_attempt and is_echannel and is_transaction_type
+        ) as echannel_transaction_attempts,
+        count(*) filter (
+            where is_attempt and is_echannel and is_transaction_type and is_success
+        ) as echannel_transaction_successes,
+        sum(amount_yuan) filter (
+            where is_success and is_echannel and business_type = 'PAYMENT' and not is_refunded
+        ) as epayment_amount,
+        count(*) filter (
+            where is_transaction and is_echannel and business_type in ('PLAN_CHANGE', 'CAMPAIGN')
+        ) as plan_campaigns,
+        count(*) filter (
+            where is_transaction and business_type = 'NUMBER_OPEN'
+            and (channel in ('WEB', 'APP') or channel like 'STORE\_%')
+        ) as online_number_opens,
+        count(*) filter (where survey_score is not null) as surveys,
+        count(*) filter (where survey_score >= 4) as satisfied_surveys,
+        count(*) filter (where is_attempt and is_success and is_offloadable) as offloadable,
+        count(*) filter (
+            where is_attempt and is_success and is_offloadable and is_self_service
+        ) as offloaded,
+        count(*) filter (where source = 'stores') as store_orders,
+        count(*) filter (where source = 'stores' and is_success) as store_successes,
+        count(*) filter (
+            where source = 'stores' and is_success and has_pickup_hall
+        ) as store_pickups,
+        sum(amount_yuan) filter (
+            where is_attempt and is_success and not is_refunded
+        ) as sales_amount,
+        -- COMPLAINT attempts, and hotline calls flagged 是否投诉 that are not already such an attempt
+        count(*) filter (
+            where (is_attempt and business_type = 'COMPLAINT') or is_complaint_flagged
+        ) as complaints,
+        count(*) filter (
+            where source in ('web', 'app') and event_type = 'register'
+        ) as registrations,
+        count(*) filter (where is_attempt) as attempts,
+        count(*) filter (where is_attempt and is_identified) as identified_attempts
     from records
+    group by
+        occurred_month,
+        region_code,
+        channel
+),
+
+by_region as (
+    -- the regions with records in each month: every count and amount has a row for them
+    select
+        month,
+        region_code,
+        sum(all_transactions) as all_transactions,
+        sum(echannel_transactions) as echannel_transactions,
+        sum(echannel_transaction_attempts) as echannel_transaction_attempts,
+        sum(echannel_transaction_successes) as echannel_transaction_successes,
+        sum(epayment_amount) as epayment_amount,
+        sum(plan_campaigns) as plan_campaigns,
+        sum(online_number_opens) as online_number_opens,
+        sum(surveys) as surveys,
+        sum(satisfied_surveys) as satisfied_surveys,
+        sum(offloadable) as offloadable,
+        sum(offloaded) as offloaded,
+        sum(store_successes) as store_successes,
+        sum(store_pickups) as store_pickups,
+        sum(complaints) as complaints,
+        sum(registrations) as registrations,
+        sum(attempts) as attempts,
+        sum(identified_attempts) as identified_attempts
+    from by_channel
+    group by
+        month,
+        region_code
 ),
 
 active_customers as (
     -- ACTIVE in the CRM version that held at the end of the month, by that version's region
-    {{ active_customers_at_month_end('region_months', 'history') }}
+    {{ active_customers_at_month_end('by_region', 'history') }}
 ),
 
 active_counts as (
@@ -70,20 +165,6 @@ active_counts as (
     from active_customers
     group by
         month,
-        region_code
-),
-
-complaint_counts as (
-    -- COMPLAINT attempts, and hotline calls flagged 是否投诉 that are not already such an attempt
-    select
-        occurred_month as month,
-        region_code,
-        count(*) filter (
-            where (is_attempt and business_type = 'COMPLAINT') or is_complaint_flagged
-        ) as complaints
-    from records
-    group by
-        occurred_month,
         region_code
 ),
 
@@ -125,28 +206,29 @@ app_user_days as (
 ),
 
 app_users as (
-    select
-        occurred_month as month,
+    -- a user's region in the month is that of their first record in it: the first record of
+    -- their first day
+    select distinct on (month, app_uid)
+        month,
         app_uid,
-        (array_agg(region_code order by occurred_at, interaction_key))[1] as region_code
-    from records
-    where source = 'app' and app_uid is not null
-    group by
-        occurred_month,
-        app_uid
+        region_code
+    from app_user_days
+    order by
+        month,
+        app_uid,
+        occurred_date
 ),
 
 measures as (
     -- (month, region, kpi, channel, numerator, denominator); denominator null for counts/amounts
     select
-        occurred_month as month,
+        month,
         region_code,
         'echannel_txn_share' as kpi_code,
         null::text as channel,
-        count(*) filter (where is_transaction and is_echannel)::numeric as numerator,
-        count(*) filter (where is_transaction)::numeric as denominator
-    from records
-    group by occurred_month, region_code
+        echannel_transactions::numeric as numerator,
+        all_transactions::numeric as denominator
+    from by_region
 
     union all
 
@@ -171,103 +253,86 @@ measures as (
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'echannel_success_rate',
         null,
-        count(*) filter (where is_success),
-        count(*)
-    from records
-    where is_attempt and is_echannel and is_transaction_type
-    group by occurred_month, region_code
+        echannel_transaction_successes,
+        echannel_transaction_attempts
+    from by_region
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'epayment_amount',
         null,
-        coalesce(sum(amount_yuan) filter (
-            where is_success and is_echannel and business_type = 'PAYMENT' and not is_refunded
-        ), 0)::numeric(16, 2),
+        coalesce(epayment_amount, 0)::numeric(16, 2),
         null
-    from records
-    group by occurred_month, region_code
+    from by_region
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'plan_campaign_volume',
         null,
-        count(*) filter (
-            where is_transaction and is_echannel and business_type in ('PLAN_CHANGE', 'CAMPAIGN')
-        ),
+        plan_campaigns,
         null
-    from records
-    group by occurred_month, region_code
+    from by_region
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'online_number_open_volume',
         null,
-        count(*) filter (
-            where is_transaction and business_type = 'NUMBER_OPEN'
-            and (channel in ('WEB', 'APP') or channel like 'STORE\_%')
-        ),
+        online_number_opens,
         null
-    from records
-    group by occurred_month, region_code
+    from by_region
 
     union all
 
     select
-        scored_month,
+        month,
         region_code,
         'echannel_satisfaction',
         null,
-        count(*) filter (where is_satisfied),
-        count(*)
-    from survey_scores
-    group by scored_month, region_code
+        satisfied_surveys,
+        surveys
+    from by_region
 
     union all
 
     select
-        region_months.month,
-        region_months.region_code,
+        by_region.month,
+        by_region.region_code,
         'channel_volume_share',
         channels.channel,
-        count(records.interaction_key) filter (where records.channel = channels.channel),
-        count(records.interaction_key)
-    from region_months
+        coalesce(by_channel.echannel_transactions, 0),
+        by_region.echannel_transactions
+    from by_region
     cross join channels
-    left join records
+    left join by_channel
         on
-            region_months.month = records.occurred_month
-            and region_months.region_code = records.region_code
-            and records.is_transaction
-            and records.is_echannel
+            by_region.month = by_channel.month
+            and by_region.region_code = by_channel.region_code
+            and channels.channel = by_channel.channel
     where channels.is_echannel
-    group by region_months.month, region_months.region_code, channels.channel
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'self_service_offload_rate',
         null,
-        count(*) filter (where is_self_service),
-        count(*)
-    from records
-    where is_attempt and is_success and is_offloadable
-    group by occurred_month, region_code
+        offloaded,
+        offloadable
+    from by_region
 
     union all
 
@@ -296,50 +361,43 @@ measures as (
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'conversion_rate',
         channel,
-        count(*) filter (where is_success),
-        count(*)
-    from records
-    where source = 'stores'
-    group by occurred_month, region_code, channel
+        store_successes,
+        store_orders
+    from by_channel
+    where store_orders > 0
 
     union all
 
     select
-        region_months.month,
-        region_months.region_code,
+        by_region.month,
+        by_region.region_code,
         'online_sales_amount',
         channels.channel,
-        coalesce(sum(records.amount_yuan), 0)::numeric(16, 2),
+        coalesce(by_channel.sales_amount, 0)::numeric(16, 2),
         null
-    from region_months
+    from by_region
     cross join channels
-    left join records
+    left join by_channel
         on
-            region_months.month = records.occurred_month
-            and region_months.region_code = records.region_code
-            and channels.channel = records.channel
-            and records.is_attempt
-            and records.is_success
-            and not records.is_refunded
+            by_region.month = by_channel.month
+            and by_region.region_code = by_channel.region_code
+            and channels.channel = by_channel.channel
     where channels.channel in ('WEB', 'APP') or channels.is_store
-    group by region_months.month, region_months.region_code, channels.channel
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'o2o_pickup_share',
         null,
-        count(*) filter (where has_pickup_hall),
-        count(*)
-    from records
-    where source = 'stores' and is_success
-    group by occurred_month, region_code
+        store_pickups,
+        store_successes
+    from by_region
 
     union all
 
@@ -386,58 +444,55 @@ measures as (
     -- (UNKNOWN: denominator 0, so no row of its own); a region with active customers and no
     -- records gets its 0
     select
-        coalesce(complaint_counts.month, active_counts.month),
-        coalesce(complaint_counts.region_code, active_counts.region_code),
+        coalesce(by_region.month, active_counts.month),
+        coalesce(by_region.region_code, active_counts.region_code),
         'complaints_per_10k',
         null,
-        10000 * coalesce(complaint_counts.complaints, 0),
+        10000 * coalesce(by_region.complaints, 0),
         coalesce(active_counts.active_customers, 0)
-    from complaint_counts
+    from by_region
     full outer join active_counts
         on
-            complaint_counts.month = active_counts.month
-            and complaint_counts.region_code = active_counts.region_code
+            by_region.month = active_counts.month
+            and by_region.region_code = active_counts.region_code
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'new_registrations',
         null,
-        count(*) filter (where source in ('web', 'app') and event_type = 'register'),
+        registrations,
         null
-    from records
-    group by occurred_month, region_code
+    from by_region
 
     union all
 
     select
-        region_months.month,
-        region_months.region_code,
+        by_region.month,
+        by_region.region_code,
         'app_mau',
         null,
         count(app_users.app_uid),
         null
-    from region_months
+    from by_region
     left join app_users
         on
-            region_months.month = app_users.month
-            and region_months.region_code = app_users.region_code
-    group by region_months.month, region_months.region_code
+            by_region.month = app_users.month
+            and by_region.region_code = app_users.region_code
+    group by by_region.month, by_region.region_code
 
     union all
 
     select
-        occurred_month,
+        month,
         region_code,
         'identity_match_rate',
         null,
-        count(*) filter (where is_identified),
-        count(*)
-    from records
-    where is_attempt
-    group by occurred_month, region_code
+        identified_attempts,
+        attempts
+    from by_region
 ),
 
 with_province as (

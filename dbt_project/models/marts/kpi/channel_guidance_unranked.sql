@@ -1,0 +1,160 @@
+{#- Incremental by customer (dbt_project.yml, macros/kpi_customers.sql), as
+    customer_channel_preference, which it reads: a daily run rebuilds the rows of the customers
+    whose records or CRM versions changed, from the first month that changed for them, the months
+    of replaced deliveries (and the three after, as the preference score) and the new months
+    whole; the pre-hook deletes the same rows first. The rank in the region is not stored: it
+    depends on every row of the month and region, so one customer's change would rewrite them all;
+    channel_guidance_list, a view, numbers the rows when it is read. #}
+{{ config(pre_hook=["{{ delete_kpi_rows_to_rebuild(this, months_after=3) }}"]) }}
+{%- set months = kpi_months_to_rebuild(this, months_after=3, by_customer=true) %}
+{%- set customers = kpi_customers_to_rebuild(this) %}
+-- The cross-channel guidance list of kpis.md (渠道交叉引导), without its order: active customers
+-- who did offloadable business successfully through a 10086 agent or a hall this month, with the
+-- self-service channel to guide them to and its preference score. High-value customers (DIAMOND,
+-- GOLD) get the channel they prefer most; the others the lowest-cost channel (SMS, then APP, WEB,
+-- HOTLINE_IVR) among those scoring guidance_min_score or more, or, with none that high, the
+-- channel they prefer most.
+with
+{%- if customers is not none %}
+rebuilt_customers as (
+    -- customers whose rows are rebuilt from from_month on
+    {{ customers }}
+),
+{%- endif %}
+
+interactions as (
+    {{ rows_to_rebuild(ref('fct_interactions'), 'occurred_date', 'occurred_month', months, customers) }}
+),
+
+business_types as (
+    select * from {{ ref('dim_business_type') }}
+),
+
+preference as (
+    {{ rows_to_rebuild(ref('customer_channel_preference'), 'month', 'month', months, customers) }}
+),
+
+points as (
+    select * from {{ ref('preference_points') }}
+),
+
+min_score as (
+    select max(points) as points
+    from points
+    where rule = 'guidance_min_score'
+),
+
+assisted as (
+    select
+        interactions.occurred_month as month,
+        interactions.customer_id,
+        count(*) as assisted_transactions,
+        string_agg(distinct interactions.channel, ', ' order by interactions.channel)
+            as assisted_channels,
+        string_agg(
+            distinct interactions.business_type, ', ' order by interactions.business_type
+        ) as offloadable_business_types
+    from interactions
+    inner join business_types
+        on interactions.business_type = business_types.business_type
+    where
+        interactions.channel in ('HOTLINE_AGENT', 'HALL')
+        and interactions.is_success
+        and interactions.is_identified
+        and business_types.is_offloadable
+    group by
+        interactions.occurred_month,
+        interactions.customer_id
+),
+
+ranked as (
+    select
+        preference.*,
+        row_number() over (
+            partition by preference.month, preference.customer_id
+            order by
+                preference.preference_score desc,
+                preference.cost_rank asc nulls last,
+                preference.channel asc
+        ) as preference_rank
+    from preference
+    where
+        (preference.month, preference.customer_id) in (
+            select
+                assisted.month,
+                assisted.customer_id
+            from assisted
+        )
+),
+
+preferred as (
+    select * from ranked
+    where preference_rank = 1
+),
+
+cheapest as (
+    -- the lowest-cost channel among those scoring at least the threshold
+    select distinct on (ranked.month, ranked.customer_id) ranked.*
+    from ranked
+    where
+        ranked.cost_rank is not null
+        and ranked.preference_score >= (select min_score.points from min_score)
+    order by
+        ranked.month asc,
+        ranked.customer_id asc,
+        ranked.cost_rank asc
+),
+
+chosen as (
+    select
+        preferred.month,
+        preferred.customer_id,
+        preferred.region_code,
+        preferred.value_tier,
+        preferred.is_high_value,
+        case
+            when preferred.is_high_value then preferred.channel
+            else coalesce(cheapest.channel, preferred.channel)
+        end as recommended_channel,
+        case
+            when preferred.is_high_value then preferred.preference_score
+            else coalesce(cheapest.preference_score, preferred.preference_score)
+        end as recommended_score,
+        case
+            when preferred.is_high_value then 'highest_preference'
+            when cheapest.channel is not null then 'lowest_cost'
+            else 'highest_preference_below_threshold'
+        end as recommendation_basis,
+        preferred.channel as preferred_channel,
+        preferred.preference_score as preferred_score
+    from preferred
+    left join cheapest
+        on
+            preferred.month = cheapest.month
+            and preferred.customer_id = cheapest.customer_id
+),
+
+final as (
+    select
+        chosen.month,
+        chosen.region_code,
+        chosen.customer_id,
+        chosen.value_tier,
+        chosen.is_high_value,
+        assisted.assisted_channels,
+        assisted.offloadable_business_types,
+        assisted.assisted_transactions,
+        chosen.recommended_channel,
+        chosen.recommended_score,
+        chosen.recommendation_basis,
+        chosen.preferred_channel,
+        chosen.preferred_score,
+        now() as dbt_updated_at
+    from chosen
+    inner join assisted
+        on
+            chosen.month = assisted.month
+            and chosen.customer_id = assisted.customer_id
+)
+
+select * from final

@@ -137,24 +137,33 @@ def _create_metadata_database(s: Settings) -> None:
                 ) from None
 
 
+def metadata_stamps(s: Settings, url: str) -> tuple[Path, Path]:
+    """The files in AIRFLOW_HOME that say the metadata database at ``url`` is migrated, and that
+    it holds the current ``pools.json``."""
+    key = hashlib.sha256(url.encode()).hexdigest()[:12]
+    digest = hashlib.sha256((key + POOLS_FILE.read_text()).encode()).hexdigest()[:12]
+    return s.airflow_home / f".migrated-{key}", s.airflow_home / f".pools-{digest}"
+
+
+def create_metadata_database(s: Settings) -> None:
+    """Makes Airflow's metadata database when it is the default one on the warehouse's server."""
+    if airflow_environ(s)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == metadata_url(s):
+        _create_metadata_database(s)
+
+
 def ensure_metadata_db(s: Settings | None = None) -> None:
     """Creates or upgrades Airflow's metadata database and imports the project's pools
     (``pools.json``: one slot per source, so two runs never load the same source at once).
     A no-op when both are current (a stamp per metadata URL in AIRFLOW_HOME)."""
     s = s or settings()
     env = airflow_environ(s)
-    url = env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
-    if url == metadata_url(s):
-        _create_metadata_database(s)
-    key = hashlib.sha256(url.encode()).hexdigest()[:12]
-    stamp = s.airflow_home / f".migrated-{key}"
+    create_metadata_database(s)
+    stamp, pools_stamp = metadata_stamps(s, env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     if not stamp.exists():
         subprocess.run(
             [airflow_bin(), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL
         )
         stamp.touch()
-    digest = hashlib.sha256((key + POOLS_FILE.read_text()).encode()).hexdigest()[:12]
-    pools_stamp = s.airflow_home / f".pools-{digest}"
     if not pools_stamp.exists():
         subprocess.run(
             [airflow_bin(), "pools", "import", str(POOLS_FILE)],

@@ -28,6 +28,7 @@ import pytest
 
 from channel_dw.config import Settings, settings
 from channel_dw.orchestration import deployment
+from tests.airflow_cache import seed_airflow_metadata
 
 CLI = str(Path(sys.executable).with_name("channel-dw"))
 BUSINESS_TZ = ZoneInfo("Asia/Shanghai")
@@ -239,6 +240,7 @@ def running_airflow(
     for key, value in quick.items():
         monkeypatch.setenv(f"AIRFLOW__SCHEDULER__{key}", value)
     s = settings()
+    seed_airflow_metadata(s)
     started = time.monotonic()
     up = cli("airflow", "up", timeout=deployment.START_TIMEOUT + 120)
     print(f"airflow up ({time.monotonic() - started:.0f} s):\n{up.stdout}{up.stderr}")

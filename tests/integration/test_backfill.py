@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import os
 import subprocess
 import sys
 import uuid
@@ -25,6 +24,7 @@ from channel_dw.generate import generate_landing
 from channel_dw.ingest.runner import ingest
 from channel_dw.ingest.verify import verify_manifest
 from channel_dw.quality.mart_verify import verify_mart
+from tests.airflow_cache import seed_airflow_metadata, without_airflow_settings
 from tests.integration.test_mart import dbt, deliver_redeliveries, use_database
 
 pytestmark = [pytest.mark.integration, pytest.mark.minutes(5)]
@@ -33,9 +33,13 @@ CLI = str(Path(sys.executable).with_name("channel-dw"))
 
 
 def backfill(*args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    seed_airflow_metadata(settings(), without_airflow_settings())
     done = subprocess.run(
-        [CLI, "backfill", *args], env=env, capture_output=True, text=True, timeout=900
+        [CLI, "backfill", *args],
+        env=without_airflow_settings(),
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-5000:]
     return done.stdout + done.stderr

@@ -28,6 +28,7 @@ from channel_dw.orchestration.report import (
     write_monthly_report,
 )
 from channel_dw.report.workbook import BLOCK, KPI_SHEET_FIRST_DATA_ROW, LONG_COLUMNS, sheet_name
+from tests.airflow_cache import seed_airflow_metadata, without_airflow_settings
 from tests.browser import browser_page, screenshot_dir
 from tests.integration.test_mart import use_database
 
@@ -222,7 +223,8 @@ def test_the_month_closes_when_every_source_has_loaded_its_last_day(built):
 
 
 def test_report_dag_writes_the_closed_month_and_skips_an_open_one(built):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    env = without_airflow_settings()
+    seed_airflow_metadata(settings(), env)
     reports = Path(os.environ["DW_REPORTS"])
     september = reports / "channel-report-2026-09.xlsx"
     for path in reports.glob("channel-report-*"):

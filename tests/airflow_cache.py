@@ -5,7 +5,7 @@ Each of those tests has a metadata database of its own, and the first Airflow co
 pools import`` there: about 30 s of CPU each, five times a run. The first test to need one now
 gets it through the project's own ``ensure_metadata_db`` and dumps it; the others restore that
 dump (about a second), the stamps that tell ``ensure_metadata_db`` it is current, and the
-``airflow.cfg`` the migration would have written. The
+``airflow.cfg`` (``airflow_env.ensure_config``, as ``ensure_metadata_db`` writes it). The
 dump is keyed by the Airflow version, the pools file and this module, and shared by both xdist
 workers (a lock: one of them makes it).
 """
@@ -17,7 +17,6 @@ import fcntl
 import hashlib
 import os
 import subprocess
-import sys
 import tempfile
 from collections.abc import Mapping
 from importlib.metadata import version
@@ -97,18 +96,5 @@ def _seed(s: Settings) -> None:
     s.airflow_home.mkdir(parents=True, exist_ok=True)
     for stamp in airflow_env.metadata_stamps(s, url):
         stamp.touch()
-    # The first Airflow process writes AIRFLOW_HOME/airflow.cfg with secrets it draws (the API's
-    # JWT key among them); `airflow db migrate` used to be that process. Without it the
-    # deployment's four processes would each draw their own, and the scheduler's task tokens
-    # fail at the API server ("Invalid auth token"): one process writes it first.
-    subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "from airflow.configuration import write_default_airflow_configuration_if_needed"
-            " as write; write()",
-        ],
-        env=airflow_env.airflow_environ(s),
-        check=True,
-    )
+    airflow_env.ensure_config(airflow_env.airflow_environ(s))
     assert (s.airflow_home / "airflow.cfg").exists()

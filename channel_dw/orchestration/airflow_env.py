@@ -151,12 +151,38 @@ def create_metadata_database(s: Settings) -> None:
         _create_metadata_database(s)
 
 
+def config_file(env: dict[str, str]) -> Path:
+    """The airflow.cfg that Airflow's processes read with ``env``."""
+    return Path(env.get("AIRFLOW_CONFIG") or Path(env["AIRFLOW_HOME"]) / "airflow.cfg")
+
+
+def ensure_config(env: dict[str, str]) -> None:
+    """Writes Airflow's default ``airflow.cfg`` when there is none, in one process. The first
+    Airflow process to start writes it with secrets it draws (the API's JWT key among them):
+    ``channel-dw airflow up``'s four processes would each draw their own, and every task token
+    the scheduler signs would fail at the API server ("Invalid auth token")."""
+    if config_file(env).exists():
+        return
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from airflow.configuration import write_default_airflow_configuration_if_needed"
+            " as write; write()",
+        ],
+        env=env,
+        check=True,
+    )
+
+
 def ensure_metadata_db(s: Settings | None = None) -> None:
     """Creates or upgrades Airflow's metadata database and imports the project's pools
     (``pools.json``: one slot per source, so two runs never load the same source at once).
-    A no-op when both are current (a stamp per metadata URL in AIRFLOW_HOME)."""
+    A no-op when both are current (a stamp per metadata URL in AIRFLOW_HOME). Writes
+    ``airflow.cfg`` first when it is missing (``ensure_config``)."""
     s = s or settings()
     env = airflow_environ(s)
+    ensure_config(env)
     create_metadata_database(s)
     stamp, pools_stamp = metadata_stamps(s, env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     if not stamp.exists():
@@ -167,7 +193,7 @@ def ensure_metadata_db(s: Settings | None = None) -> None:
     if not pools_stamp.exists():
         subprocess.run(
             [airflow_bin(), "pools", "import", str(POOLS_FILE)],
-            env=airflow_environ(s),
+            env=env,
             check=True,
             stdout=subprocess.DEVNULL,
         )

@@ -1,7 +1,8 @@
 {#- The data tests of the incremental marts check the rows the latest run wrote.
 
-    dbt_project.yml gives the tests of the facts and KPI tables (models/marts/channel and kpi) the
-    `where` placeholder `__written_by_the_latest_run__`. On a relation with a `dbt_updated_at`
+    dbt_project.yml gives the tests of the facts and KPI tables (models/marts/channel and kpi) and
+    of the incremental identity graph (models/intermediate/identity) the `where` placeholder
+    `__written_by_the_latest_run__`. On a relation with a `dbt_updated_at`
     column (the incremental facts, the survey view over them, the month-incremental KPI tables)
     it becomes "the rows of the newest `dbt_updated_at`": after a full refresh that is every row;
     after a daily run, the rows that run wrote, so the daily tests do not read a year of history

@@ -1,7 +1,8 @@
 """A mart built one day at a time for many days equals a full refresh of the same data.
 
-The channels' staging tables and the facts are incremental (docs/mart.md, "Incremental staging"
-and "Incremental facts"): each daily run reads only the files it has not seen, the look-back and
+The channels' staging tables, the identity graph and the facts are incremental (docs/mart.md,
+"Incremental staging", "Incremental identity graph" and "Incremental facts"): each daily run reads
+only the files it has not seen, the links added since, the look-back and
 the records that new links or CRM versions move; the KPI tables rebuild only the months whose
 records changed ("Incremental KPI tables"). After days of such runs across a month end, with
 corrected re-deliveries and late files that change the past on the way, every staging table, fact
@@ -14,6 +15,7 @@ check only the rows the latest run wrote.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 from datetime import date, timedelta
 
@@ -38,6 +40,9 @@ FIRST_DAY = date(2026, 9, 29)  # across September's end: the KPI tables hold two
 DAYS = 7
 REDELIVERED_ON = 5  # the day (offset) the corrected and late re-deliveries arrive
 COMPARED = (
+    ("intermediate", "int_identity_edges", "node_a, node_b, link_source"),
+    ("intermediate", "int_identity_components", "node"),
+    ("intermediate", "int_identities_resolved", "identifier"),
     ("staging", "stg_web__events", "event_id"),
     ("staging", "stg_app__events", "event_id"),
     ("staging", "stg_hotline__calls", "call_id"),
@@ -80,6 +85,64 @@ def rows_rebuilt(url: str, table: str, month: date, since) -> tuple[int, int]:
         return cur.fetchone()
 
 
+def plant_component_merge(s, planted_uid: str) -> list[str]:
+    """Deliver a late app event that links an app uid to a phone of another identity component,
+    both components with more nodes than the link's two ends. Returns the nodes of both."""
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select node, component from intermediate.int_identity_components"
+            " where identifier_type = 'app_uid' and component_size >= 2 and node <> %s"
+            " order by node limit 1",
+            ("app_uid:" + planted_uid,),
+        )
+        uid_node, uid_component = cur.fetchone()
+        cur.execute(
+            "select node, component from intermediate.int_identity_components"
+            " where identifier_type = 'msisdn' and component_size >= 2 and component <> %s"
+            " order by node limit 1",
+            (uid_component,),
+        )
+        phone_node, phone_component = cur.fetchone()
+        cur.execute(
+            "select node from intermediate.int_identity_components where component in (%s, %s)",
+            (uid_component, phone_component),
+        )
+        nodes = [node for (node,) in cur.fetchall()]
+    (s.landing / "app" / "app_events_20261012.json").write_text(
+        json.dumps(
+            {
+                "export_date": "2026-10-12",
+                "app": "hall-app",
+                "count": 1,
+                "events": [
+                    {
+                        "id": "a-planted-merge",
+                        "time_ms": 1791763200000,
+                        "user": {
+                            "uid": uid_node.removeprefix("app_uid:"),
+                            "msisdn": phone_node.removeprefix("msisdn:"),
+                        },
+                        "device": {"os": "android", "app_version": "9.2.0"},
+                        "type": "view",
+                    }
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
+    return nodes
+
+
+def latest_rows(url: str, schema: str, table: str) -> tuple[int, int]:
+    """How many rows of a table the latest run wrote, of how many."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            f"select count(*) filter (where dbt_updated_at = (select max(dbt_updated_at)"
+            f" from {schema}.{table})), count(*) from {schema}.{table}"
+        )
+        return cur.fetchone()
+
+
 def owners(url: str, where: str = "true", params: tuple = ()) -> dict[str, tuple]:
     """The facts' interaction key -> (customer, region, date), of the rows ``where`` picks."""
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
@@ -92,12 +155,13 @@ def owners(url: str, where: str = "true", params: tuple = ()) -> dict[str, tuple
 
 
 def dump(url: str, schema: str, table: str, order_by: str) -> list[tuple]:
-    """Every row of a table but dbt's own update time, in key order."""
+    """Every row of a table but the times dbt wrote it (`dbt_updated_at`; `added_at`, when the
+    identity graph first held a link), in key order."""
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
         cur.execute(
             "select string_agg(quote_ident(column_name), ', ' order by ordinal_position)"
             " from information_schema.columns where table_schema = %s"
-            " and table_name = %s and column_name <> 'dbt_updated_at'",
+            " and table_name = %s and column_name not in ('dbt_updated_at', 'added_at')",
             (schema, table),
         )
         columns = cur.fetchone()[0]
@@ -146,11 +210,26 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     # too), a CRM version as of 1 October
     first = owners(s.database_url)
     uid, uid_customer, moved_customer, old_region = plant_late_links(s)
+    merged = plant_component_merge(s, uid)
     assert ingest(s=s, run_checks=False).ok
     assert "incremental model marts.fct_interactions" in dbt("build", *VARS)
     with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
         cur.execute("select count(*) from audit.file_ledger where status = 'superseded'")
         assert cur.fetchone()[0] > 0, "the re-deliveries replaced no file: nothing was tested"
+    # the identity graph took its incremental path: the late links' components were recomputed,
+    # not the whole graph (macros/incremental_identity.sql)
+    for table in ("int_identity_components", "int_identities_resolved"):
+        rewritten, held = latest_rows(s.database_url, "intermediate", table)
+        assert 0 < rewritten < held / 4, f"{table}: {rewritten} of {held} rows rewritten"
+    # the merge of two components that each held more than the link's two ends: every node of
+    # both is in one component now (a walk from the new link's ends alone would miss some)
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(distinct component), min(component_size), count(*)"
+            " from intermediate.int_identity_components where node = any(%s)",
+            (merged,),
+        )
+        assert cur.fetchone() == (1, len(merged), len(merged))
     # the incremental run moved records far older than its look-back window (the late files are
     # of 11 October): the uid's to its customer, the moved customer's to the region of the late
     # CRM version

@@ -1,3 +1,9 @@
+{#- Incremental (macros/incremental_identity.sql): a daily run resolves again the identifiers of
+    the components int_identity_components rewrote since its last build (a component is rewritten
+    whole, and its customers can only come from its own nodes); rebuilt whole after a replaced
+    delivery. #}
+{{ config(pre_hook=["{{ empty_when_rebuilt_whole(this, 'dbt_updated_at') }}"]) }}
+{%- set whole = identity_rebuilt_whole(this, 'dbt_updated_at') %}
 -- Which customer each identifier belongs to (sources.md, "Identity").
 --
 -- A component of the identity graph (int_identity_components) that reaches exactly one CRM
@@ -13,6 +19,9 @@ with edges as (
 
 components as (
     select * from {{ ref('int_identity_components') }}
+    {% if not whole %}
+    where dbt_updated_at > {{ newest_update(this) }}
+    {% endif %}
 ),
 
 held_by as (
@@ -21,21 +30,28 @@ held_by as (
         node_b as node,
         substr(node_a, length('customer:') + 1) as customer_id
     from edges
-    where link_source = 'crm'
+    where
+        link_source = 'crm'
+        and {{ in_scope('node_b', 'components', whole) }}
 ),
 
 observed as (
+    -- (an identifier's neighbours are in its component)
     select
         node_a,
         node_b
     from edges
-    where link_source <> 'crm'
+    where
+        link_source <> 'crm'
+        and {{ in_scope('node_a', 'components', whole) }}
     union
     select
         node_b,
         node_a
     from edges
-    where link_source <> 'crm'
+    where
+        link_source <> 'crm'
+        and {{ in_scope('node_b', 'components', whole) }}
 ),
 
 component_customers as (
@@ -91,7 +107,8 @@ final as (
         case
             when component_customers.customers = 1 then component_customers.only_customer
             when direct_customers.customers = 1 then direct_customers.only_customer
-        end as customer_id
+        end as customer_id,
+        now() as dbt_updated_at
     from components
     left join component_customers
         on components.component = component_customers.component

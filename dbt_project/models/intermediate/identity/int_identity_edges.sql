@@ -1,3 +1,9 @@
+{#- Incremental (macros/incremental_identity.sql): a daily run reads the records loaded since the
+    newest link it holds (less the margin), adds the links that are new and moves the last time
+    the others were seen; it is rebuilt whole after a replaced delivery. #}
+{{ config(pre_hook=["{{ empty_when_rebuilt_whole(this, 'added_at') }}"]) }}
+{%- set whole = identity_rebuilt_whole(this, 'added_at') %}
+{%- set since = none if whole else links_loaded_since(this) %}
 -- noqa: disable=AL03
 -- (the branches of a union take their column names from the first one)
 -- The identity graph's edges: two identifiers seen together. Identifiers are typed text nodes,
@@ -7,18 +13,30 @@
 -- sources.md lists. Links are timeless: when they were seen does not matter.
 with crm as (
     select * from {{ ref('stg_crm__customers') }}
+    {% if since is not none %}
+    where loaded_at > {{ since }}
+    {% endif %}
 ),
 
 app as (
     select * from {{ ref('stg_app__events') }}
+    {% if since is not none %}
+    where loaded_at > {{ since }}
+    {% endif %}
 ),
 
 web as (
     select * from {{ ref('stg_web__events') }}
+    {% if since is not none %}
+    where loaded_at > {{ since }}
+    {% endif %}
 ),
 
 stores as (
     select * from {{ ref('stg_stores__orders') }}
+    {% if since is not none %}
+    where loaded_at > {{ since }}
+    {% endif %}
 ),
 
 crm_links as (
@@ -95,18 +113,43 @@ all_links as (
     select * from observed_links
 ),
 
-final as (
+seen as (
     select
         node_a,
         node_b,
         link_source,
-        count(*) as times_seen,
         max(loaded_at) as last_loaded_at
     from all_links
     group by
         node_a,
         node_b,
         link_source
+),
+
+final as (
+    -- a link already held keeps when it was added and gets the newer of the two load times; only
+    -- the new links and those seen again in a newer load are written
+    select
+        seen.node_a,
+        seen.node_b,
+        seen.link_source,
+        {% if since is not none %}
+        greatest(seen.last_loaded_at, held.last_loaded_at) as last_loaded_at,
+        coalesce(held.added_at, now()) as added_at,
+        {% else %}
+        seen.last_loaded_at,
+        now() as added_at,
+        {% endif %}
+        now() as dbt_updated_at
+    from seen
+    {% if since is not none %}
+    left join {{ this }} as held
+        on
+            seen.node_a = held.node_a
+            and seen.node_b = held.node_b
+            and seen.link_source = held.link_source
+    where held.node_a is null or seen.last_loaded_at > held.last_loaded_at
+    {% endif %}
 )
 
 select * from final

@@ -34,11 +34,11 @@ touched as (
     union
     select held.node
     from {{ this }} as held
-    where held.component = any(array(
+    where held.component in (
         select held_before.component
         from {{ this }} as held_before
-        where held_before.node = any(array(select added.node from added))
-    ))
+        where held_before.node in (select added.node from added)
+    )
 ),
 {%- endif %}
 

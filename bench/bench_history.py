@@ -21,7 +21,7 @@ The target (issue #10): the day on N months takes at most 1.3 x the day on one m
 printed and written to bench/results/history.json, with dbt's time per model for both days.
 
 Then, unless ``--no-profile``, the profile: on each database one more day (2 November) is loaded
-and built, and the selects of the fact and of two KPI tables run once under EXPLAIN ANALYZE first,
+and built, and the selects of the fact and of three KPI tables run once under EXPLAIN ANALYZE first,
 their slowest plan nodes printed and written with the figures (bench/plan_profile.py).
 
 Scale. The default, 12 months of 200,000 customers (about 17 million interactions), is the size
@@ -180,7 +180,12 @@ def check_kpis(url: str, label: str, figures: dict) -> None:
     )
 
 
-PROFILED = ("fct_interactions", "kpi_monthly", "customer_channel_preference")
+PROFILED = (
+    "fct_interactions",
+    "kpi_monthly",
+    "customer_channel_preference",
+    "channel_guidance_unranked",
+)
 
 
 def profile_day(url: str, label: str, figures: dict) -> None:

@@ -10,16 +10,18 @@
 
     * customers of the fact rows fct_interactions (re)wrote since then (it rewrites only the rows
       whose values changed), from the month of the oldest such row;
-    * customers whose records a new link may have taken away: a new link (loaded since, less the
-      margin) merges identity components, so the customers with a CRM link into a touched
-      component are the ones the moved records may have belonged to; all their months;
+    * customers whose records a new link may have taken away: a link the graph did not hold
+      (added since, less the margin; macros/touched_components.sql) merges identity components,
+      so the customers with a CRM link into a touched component are the ones the moved records
+      may have belonged to; all their months;
     * customers with a CRM version loaded since (less the margin): all their months.
 
     channel_guidance_unranked (the guidance list's rows, from the customer's records and
     preference rows of the month) is rebuilt the same way, from the same signals.
 
     `kpi_customers_to_rebuild(relation)`: that set as a query of (customer_id, from_month), with
-    the table's last build time as a literal; none for a full build. The model selects the rows of
+    the table's last build time as a literal; none for a full build, or when the table is rebuilt
+    whole (below, `kpi_facts_rewritten_whole`). The model selects the rows of
     those customers from `from_month` on, and its pre-hook `delete_kpi_rows_to_rebuild` deletes
     the same rows (and the rebuilt months) first; the table is appended to. -#}
 {% macro kpi_customers_to_rebuild(relation) -%}
@@ -30,6 +32,11 @@
         {%- do ref('int_identity_components') -%}
     {%- endif -%}
     {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- if kpi_facts_rewritten_whole(relation) -%}
+        {{ log(relation.identifier ~ ": every fact row was written after its last build (the facts were"
+            ~ " refreshed in full), so it is rebuilt whole", info=true) }}
         {{ return(none) }}
     {%- endif -%}
     {%- set built_at = newest_update(relation) -%}
@@ -58,7 +65,7 @@
                 and crm_links.node_b in (
                     select members.node
                     from {{ ref('int_identity_components') }} as members
-                    where members.component in ({{ components_touched_since(seen_at) }})
+                    where members.component in ({{ components_touched_since(seen_at, seen_at) }})
                 )
             union all
             select
@@ -76,7 +83,9 @@
     above), in the run's transaction, before the new rows are appended. -#}
 {% macro delete_kpi_rows_to_rebuild(relation, months_after=0) -%}
     {%- set customers = kpi_customers_to_rebuild(relation) -%}
-    {%- if customers is none -%}
+    {%- if customers is none and execute and is_incremental() -%}
+        delete from {{ relation }}
+    {%- elif customers is none -%}
         select 1
     {%- else -%}
         {%- set months = kpi_months_to_rebuild(relation, months_after, by_customer=true) -%}
@@ -88,6 +97,23 @@
             changed.customer_id = rebuilt.customer_id
             and rebuilt.month >= changed.from_month
     {%- endif -%}
+{%- endmacro %}
+
+{#- True on an incremental run when every row of fct_interactions was written after `relation` was
+    last built: the facts were refreshed in full (`dbt run --full-refresh -s fct_interactions`, or
+    a refresh of everything upstream of one KPI table), so every customer's records are new to the
+    table. It is then rebuilt whole, its pre-hook emptying it, rather than customer by customer (a
+    delete and a select joined to every customer: 269 s for the guidance rows of one month, where
+    a full build of them takes a few). An index probe of the facts' oldest write. -#}
+{% macro kpi_facts_rewritten_whole(relation) -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {%- set query -%}
+        select coalesce(min(dbt_updated_at) > {{ newest_update(relation) }}, false)
+        from {{ ref('fct_interactions') }}
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values()[0]) }}
 {%- endmacro %}
 
 {#- The months a KPI table holds, as a `date[]` literal (a skip scan of its month index). -#}

@@ -47,6 +47,10 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
+    {%- if by_customer and kpi_facts_rewritten_whole(relation) -%}
+        {#- rebuilt whole, as kpi_customers_to_rebuild says (macros/kpi_customers.sql) -#}
+        {{ return(none) }}
+    {%- endif -%}
     {%- set interactions = ref('fct_interactions') -%}
     {%- set hotline_calls = ref('fct_hotline_calls') -%}
     {%- set history = ref('int_customer_history') -%}

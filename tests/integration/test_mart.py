@@ -269,11 +269,6 @@ def plant_late_links(s) -> tuple[str, str, str, str]:
         )
         (uid,) = cur.fetchone()
         cur.execute(
-            "select customer_id, msisdn from intermediate.int_customer_history"
-            " where is_current order by customer_id limit 1"
-        )
-        uid_customer, msisdn = cur.fetchone()
-        cur.execute(
             "select h.customer_id, h.msisdn, h.member_id, h.email, h.region_code, h.value_tier,"
             " h.status, h.open_date from intermediate.int_customer_history h"
             " where h.version_no = 1 and h.customer_id in (select customer_id"
@@ -285,6 +280,14 @@ def plant_late_links(s) -> tuple[str, str, str, str]:
             " order by h.customer_id limit 1"
         )
         customer, phone, member, email, region, tier, status, opened = cur.fetchone()
+        # another customer: the moved customer's records are all read again for its new CRM
+        # version, which would hide a failure to follow the new link
+        cur.execute(
+            "select customer_id, msisdn from intermediate.int_customer_history"
+            " where is_current and customer_id <> %s order by customer_id limit 1",
+            (customer,),
+        )
+        uid_customer, msisdn = cur.fetchone()
     new_region = "LL" if region != "LL" else "TY"
     (s.landing / "app" / "app_events_20261011.json").write_text(
         json.dumps(

@@ -19,8 +19,11 @@
     start of the look-back, read before the run and put in the query as literals. #}
 {%- set seen_loaded_at = fact_watermark(this, 'loaded_at') %}
 {%- set look_back_from = fact_watermark(this, 'look_back_from') %}
-{#- the identity components a link loaded since touched (macros/touched_components.sql) #}
-{%- set touched_components = components_touched_since(seen_loaded_at) %}
+{#- the identity components a link added since the table's last run touched
+    (macros/touched_components.sql) #}
+{%- set touched_components = components_touched_since(
+    newest_update(this) if is_incremental() else "'-infinity'::timestamptz", seen_loaded_at
+) %}
 -- Every record of every channel, one row each: channel, business type, the attempt / success /
 -- transaction flags of kpis.md, amount, the customer it belongs to (or none) and the region at
 -- the record's time. Incremental: see the `incremental` CTE for what a run re-reads.

@@ -8,7 +8,7 @@
         indexes=[
             {'columns': ['interaction_key'], 'unique': true},
             {'columns': ['occurred_date']},
-            {'columns': ['customer_id']},
+            {'columns': ['customer_id', 'occurred_month']},
             {'columns': ['file_id']},
             {'columns': ['loaded_at']},
             {'columns': ['dbt_updated_at']},

@@ -273,7 +273,7 @@ def main() -> None:
         # The profile comes before the check: the check refreshes the models upstream of
         # kpi_monthly in full, after which every fact row is newer than the customer-incremental
         # tables and the next day rebuilds all their customers (the mass rebuild seen on
-        # 2 November until 2026-12-03), which is not a daily run.
+        # 2 November, README), which is not a daily run.
         if not args.no_profile:
             profile_day(month_url, "1 month", month)
             profile_day(history_url, f"{args.months} months", history)

@@ -231,9 +231,7 @@ def _copy_rows(
         with BatchStream(spec.batches(path), file_id, on_batch) as stream:
             try:
                 cur.copy_expert(
-                    SQL("copy {} ({}) from stdin with (format csv)")
-                    .format(table, columns)
-                    .as_string(conn),
+                    SQL("copy {} ({}) from stdin").format(table, columns).as_string(conn),
                     stream,
                     size=1 << 20,
                 )

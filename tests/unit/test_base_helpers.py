@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import pytest
 
 from channel_dw.errors import FileRejected
-from channel_dw.ingest.copy_stream import BatchStream, copy_field, copy_line
+from channel_dw.ingest.copy_stream import BatchStream, copy_field, copy_line, copy_text
 from channel_dw.ingest.runner import discover
 from channel_dw.sources import all_sources
 from channel_dw.sources.base import Rejection, Row, is_landline, is_masked_msisdn, normalise_msisdn
@@ -61,32 +59,40 @@ def _read_all(stream: BatchStream) -> bytes:
     return b"".join(chunks)
 
 
-def test_batch_stream_sends_every_row_once_as_csv_keeping_null_and_empty_apart():
+def test_batch_stream_sends_every_row_once_as_copy_text_keeping_null_and_empty_apart():
     columns = ("a", "b")
     batches = [
-        Batch(rows_table(columns, [Row(1, ("x", None)), Row(2, ("", 'say "hi", then\nleave'))])),
+        Batch(rows_table(columns, [Row(1, ("x", None)), Row(2, ("", 'say "hi",\tthen\nleave'))])),
         Batch(rows_table(columns, []), [Rejection(3, "bad_value", "b is odd", "raw")]),
-        Batch(rows_table(columns, [Row(4, ("太原", "nul\x00byte"))])),
+        Batch(rows_table(columns, [Row(4, ("太原", "nul\x00byte \\N"))])),
     ]
     seen = []
     with BatchStream(iter(batches), 42, seen.append) as stream:
         data = _read_all(stream)
 
     assert seen == batches
-    # PostgreSQL's CSV: an unquoted empty field is NULL, a quoted one the empty text.
-    assert data.decode().splitlines()[0] == '"x",,1,42'
-    assert data.decode().startswith('"x",,1,42\n"","say ""hi"", then\nleave",2,42\n')
-    rows = list(csv.reader(io.StringIO(data.decode())))
-    assert rows == [
-        ["x", "", "1", "42"],
-        ["", 'say "hi", then\nleave', "2", "42"],
-        ["太原", "nulbyte", "4", "42"],  # PostgreSQL text cannot hold NUL: it is dropped
+    # COPY text: NULL is \N, the empty text an empty field; a tab, a line break, a backslash and
+    # a double quote (which pyarrow's writer would otherwise refuse) escaped as copy_field()
+    # does; NUL dropped (PostgreSQL text cannot hold it). Checked against PostgreSQL itself in
+    # tests/integration/test_copy_text.py.
+    assert data.decode().split("\n") == [
+        "x\t\\N\t1\t42",
+        "\tsay \\x22hi\\x22,\\tthen\\nleave\t2\t42",
+        "太原\tnulbyte \\\\N\t4\t42",
+        "",
     ]
+
+
+def test_copy_text_leaves_a_column_without_specials_as_it_is():
+    import pyarrow as pa
+
+    table = pa.table({"a": ["x y", "", None], "b": pa.array([1, 2, 3], pa.int64())})
+    assert copy_text(table) == b"x y\t1\n\t2\n\\N\t3\n"
 
 
 def test_batch_stream_renders_a_batch_whose_first_chunk_is_empty():
     # The store reader's batches are fast rows (here none) concatenated with re-read ones:
-    # pyarrow 26's write_csv renders such a table as NUL bytes, which COPY refuses.
+    # pyarrow 26's CSV writer renders such a table as NUL bytes, which COPY refuses.
     import pyarrow as pa
 
     table = pa.table(
@@ -96,7 +102,7 @@ def test_batch_stream_renders_a_batch_whose_first_chunk_is_empty():
         }
     )
     with BatchStream(iter([Batch(table)]), 7, lambda b: None) as stream:
-        assert _read_all(stream) == b'"x",2,7\n,3,7\n'
+        assert _read_all(stream) == b"x\t2\t7\n\\N\t3\t7\n"
 
 
 def test_batch_stream_raises_the_readers_error_from_read():

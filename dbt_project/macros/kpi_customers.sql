@@ -14,7 +14,10 @@
       (added since, less the margin; macros/touched_components.sql) merges identity components,
       so the customers with a CRM link into a touched component are the ones the moved records
       may have belonged to; all their months;
-    * customers with a CRM version loaded since (less the margin): all their months.
+    * customers with a CRM version loaded since (less the margin), from the month the version
+      starts to hold in (a row of month M reads the version that held at M's end): the daily
+      CRM file's customers rebuild their current month, not all 13 (a first version holds for
+      all time before it, so all months).
 
     channel_guidance_unranked (the guidance list's rows, from the customer's records and
     preference rows of the month) is rebuilt the same way, from the same signals.
@@ -68,9 +71,11 @@
                     where members.component in ({{ components_touched_since(seen_at, seen_at) }})
                 )
             union all
+            -- a version holds at the ends of the months from the one it starts in (a first
+            -- version: all of them, its valid_from being -infinity)
             select
                 versions.customer_id,
-                '-infinity'::date
+                date_trunc('month', versions.valid_from at time zone 'Asia/Shanghai')::date
             from {{ ref('int_customer_history') }} as versions
             where versions.loaded_at > {{ seen_at }}
         ) as changes

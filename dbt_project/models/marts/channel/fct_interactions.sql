@@ -62,10 +62,15 @@ business_types as (
 
 {% if is_incremental() %}
 changed_customers as (
-    -- customers with a CRM version loaded since: their records' region may have moved
-    select distinct history.customer_id
+    -- customers with a CRM version loaded since, and from when their records' version and region
+    -- may have moved: a version holds from its updated_at (`valid_from`), so a record before the
+    -- earliest new version keeps its own (a first version holds for all time before: -infinity)
+    select
+        history.customer_id,
+        min(history.valid_from) as from_at
     from history
     where history.loaded_at > {{ seen_loaded_at }}
+    group by history.customer_id
 ),
 
 affected_nodes as (
@@ -80,11 +85,22 @@ affected_nodes as (
 
 reread as (
     -- records to read again whatever their identifiers: those of a customer with a new CRM
-    -- version, and those of a delivery replaced by a correction (the post-hook deletes the rows
-    -- of replaced deliveries, so only the newly replaced are still in the table)
-    select this.interaction_key
-    from {{ this }} as this
-    where this.customer_id = any(array(select changed_customers.customer_id from changed_customers))
+    -- version from the time it holds (through the customer-month index: the daily CRM file's
+    -- customers re-read only their records of the last day or so, not of every month), and
+    -- those of a delivery replaced by a correction (the post-hook deletes the rows of replaced
+    -- deliveries, so only the newly replaced are still in the table)
+    select customer_rows.interaction_key
+    from changed_customers
+    cross join
+        lateral (
+            select this.interaction_key
+            from {{ this }} as this
+            where
+                this.customer_id = changed_customers.customer_id
+                and this.occurred_month
+                >= date_trunc('month', changed_customers.from_at at time zone 'Asia/Shanghai')
+                and this.occurred_at >= changed_customers.from_at
+        ) as customer_rows
     union all
     select this.interaction_key
     from {{ this }} as this

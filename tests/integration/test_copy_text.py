@@ -10,6 +10,7 @@ cannot hold it).
 from __future__ import annotations
 
 import contextlib
+import io
 
 import psycopg2
 import pyarrow as pa
@@ -59,18 +60,9 @@ def round_trip(conn, a: list[str | None], b: list[str | None]) -> list[tuple]:
     )
     with conn.cursor() as cur:
         cur.execute("truncate copied")
-        cur.copy_expert("copy copied (n, a, b) from stdin", _Reader(copy_text(table)))
+        cur.copy_expert("copy copied (n, a, b) from stdin", io.BytesIO(copy_text(table)))
         cur.execute("select a, b from copied order by n")
         return cur.fetchall()
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-
-    def read(self, size: int = -1) -> bytes:
-        data, self._data = self._data, b""
-        return data
 
 
 def _stored(value: str | None) -> str | None:

@@ -189,6 +189,8 @@ def check_kpis(url: str, label: str, figures: dict, before: list[tuple]) -> None
 
 PROFILED = (
     "fct_interactions",
+    "fct_hotline_calls",
+    "int_kpi_month_totals",
     "kpi_monthly",
     "customer_channel_preference",
     "channel_guidance_unranked",

@@ -1,40 +1,46 @@
 {#- Month-incremental KPI tables (docs/mart.md, "Incremental KPI tables").
 
     A KPI table is a function of the months it covers: each row of month M is computed from the
-    records of M (the preference score also from the three months before). A daily run therefore
-    rebuilds only the months whose inputs changed since the table was last built (delete+insert
-    by month) and leaves every other month's rows as they are. What changed since then, found
-    through indexes:
+    records of M (the preference score also from the three months before). The records a run of
+    the facts rewrote reach the KPI tables row by row: int_kpi_month_totals by difference, through
+    the facts' change logs (macros/change_log.sql), the customer-incremental tables customer by
+    customer (macros/kpi_customers.sql). What is rebuilt by whole months (delete+insert by month,
+    or the pre-hook's delete), found through indexes:
 
-    * records the incremental facts (re)wrote: fct_interactions and fct_hotline_calls rows whose
-      `dbt_updated_at` is newer (fct_interactions rewrites only the records whose values changed,
-      so a new link that moves nothing rebuilds nothing);
-    * deliveries replaced by a correction: the rows they held are deleted from the facts, which
-      leaves no trace there, so the months of the replaced file's business date and the look-back
-      before it;
-    * CRM versions delivered: the active customers at a month end are read from the customer
-      history, so every month from the one the new version starts to hold (for a customer's first
-      version: the month of its open date).
+    * months the table does not hold yet (records or calls the facts wrote in them);
+    * CRM versions delivered (int_kpi_month_totals): the active customers at a month end are read
+      from the customer history, so every month from the one the new version starts to hold (for
+      a customer's first version: the month of its open date);
+    * deliveries replaced by a correction (the customer-incremental tables): the rows they held
+      are deleted from the facts, which leaves no trace there, so the months of the replaced
+      file's business date and the look-back before it.
 
     "Since" is the newest `dbt_updated_at` of the KPI table itself, less the var
     `kpi_rebuild_margin` (an hour) for the CRM versions and replaced deliveries, whose times are
     load times: a file that finished loading while the previous run was between the facts and this
     table is caught by the next run. (The facts' `dbt_updated_at` needs no margin: they are
     written earlier in the same dbt run.) Rebuilding a month more than needed costs time, never
-    correctness. A full refresh, or a first build, computes every month.
+    correctness. A full refresh, a first build, or a run after the facts were refreshed in full
+    computes every month. kpi_monthly rebuilds the months whose totals changed
+    (`kpi_months_written`).
 
     Not watched: the seeds and definitions (kpi_targets, business_types, preference_points...);
-    after changing one, run `channel-dw dbt build --full-refresh -s marts.kpi`. A month whose every
-    record went away (each of its deliveries replaced by one without records in it) keeps its
-    rows until a full refresh.
+    after changing one, run `channel-dw dbt build --full-refresh -s int_kpi_month_totals
+    marts.kpi`. A month whose every record went away (each of its deliveries replaced by one
+    without records in it) keeps its rows until a full refresh.
 -#}
 
-{#- The months (first days, as 'YYYY-MM-DD' strings) that this run rebuilds: none for a full
+{#- The months (first days, as 'YYYY-MM-DD' strings) that this run rebuilds whole: none for a full
     build (every month), a list for an incremental one (possibly empty). `months_after`: how many
     months after a changed month also depend on it (the preference score reads three before).
-    `by_customer`: for a table of one row per customer that rebuilds the customers whose records
-    or CRM versions changed (macros/kpi_customers.sql), the months to rebuild whole are only those
-    of replaced deliveries and the months the table does not hold yet. -#}
+    Every other change reaches a KPI table row by row:
+    * `by_customer=false`, int_kpi_month_totals: the records and calls the facts rewrote or
+      deleted arrive through the facts' change log (macros/change_log.sql); whole are only the
+      months the table does not hold yet and those of new CRM versions (the active customers at
+      a month's end);
+    * `by_customer=true`, a table of one row per customer that rebuilds the customers whose
+      records or CRM versions changed (macros/kpi_customers.sql): whole are only the months of
+      replaced deliveries and the months the table does not hold yet. -#}
 {% macro kpi_months_to_rebuild(relation, months_after=0, by_customer=false) -%}
     {#- Parsing records what the query below reads as the model's dependencies; a full build
         (and a unit test, which has inputs for the model's own references only) never reads it. -#}
@@ -47,7 +53,7 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- if by_customer and kpi_facts_rewritten_whole(relation) -%}
+    {%- if kpi_facts_rewritten_whole(relation) -%}
         {#- rebuilt whole, as kpi_customers_to_rebuild says (macros/kpi_customers.sql) -#}
         {{ return(none) }}
     {%- endif -%}
@@ -57,13 +63,15 @@
     {%- set ledger = source('audit', 'file_ledger') -%}
     {#- when the table was last built, as a literal (macros/fact_watermark.sql) -#}
     {%- set built_at = newest_update(relation) -%}
+    {%- set held_months = kpi_table_months(relation) -%}
     {%- set query -%}
         with seen as (
             select {{ built_at }} - interval '{{ var("kpi_rebuild_margin") }}' as at
         ),
 
         newest as (
-            select max(occurred_month) as month from {{ interactions }}
+            -- through the index on occurred_date (there is none on occurred_month)
+            select date_trunc('month', max(occurred_date))::date as month from {{ interactions }}
         ),
 
         changed as (
@@ -71,20 +79,21 @@
             from {{ interactions }} as interactions
             where
                 interactions.dbt_updated_at > {{ built_at }}
-                {%- if by_customer %}
-                -- by customer: only a month the table does not hold yet is rebuilt whole. The
-                -- months it holds go in as a literal: a `not exists` probe of the table ran, on
-                -- 13 million rows, as a scan of its unique index for each new record (cancelled
-                -- after 30 minutes; the literal takes 115 ms)
-                and interactions.occurred_month <> all({{ kpi_table_months(relation) }})
-                {%- endif %}
+                -- only a month the table does not hold yet is rebuilt whole. The months it holds
+                -- go in as a literal: a `not exists` probe of the table ran, on 13 million rows,
+                -- as a scan of its unique index for each new record (cancelled after 30
+                -- minutes; the literal takes 115 ms)
+                and interactions.occurred_month <> all({{ held_months }})
             {%- if not by_customer %}
-            -- (the customer-incremental table reads no hotline calls)
+            -- (the customer-incremental tables read no hotline calls)
             union
             select distinct calls.call_month
             from {{ hotline_calls }} as calls
-            where calls.dbt_updated_at > {{ built_at }}
-            {%- endif %}
+            where
+                calls.dbt_updated_at > {{ built_at }}
+                and calls.call_month <> all({{ held_months }})
+            {%- else %}
+            -- the rows of replaced deliveries (the KPI totals have them from the change log)
             union
             select distinct date_trunc('month', replaced_days.day)::date
             from {{ ledger }} as replaced
@@ -98,6 +107,7 @@
             where
                 replaced.status = 'superseded'
                 and correction.finished_at > (select seen.at from seen)
+            {%- endif %}
             {%- if not by_customer %}
             union
             select distinct crm_months.month::date
@@ -181,4 +191,20 @@
             >= rebuilt_customers.from_month - interval '{{ months_before }} months'
     where not {{ in_rebuilt_months('customer_rows.' ~ date_column, months, months_before) }}
     {%- endif %}
+{%- endmacro %}
+
+{#- kpi_monthly's months to rebuild: none for a full build (every month), else those in which
+    `totals` (int_kpi_month_totals, written earlier in the run) has sums written since the table
+    was last built (an index probe of its `dbt_updated_at`). -#}
+{% macro kpi_months_written(totals, relation) -%}
+    {%- if not (execute and is_incremental()) -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set query -%}
+        select coalesce(string_agg(distinct month::text, ','), '')
+        from {{ totals }}
+        where dbt_updated_at > {{ newest_update(relation) }}
+    {%- endset -%}
+    {%- set listed = run_query(query).columns[0].values()[0] -%}
+    {{ return(listed.split(',') if listed else []) }}
 {%- endmacro %}

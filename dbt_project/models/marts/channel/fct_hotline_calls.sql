@@ -2,9 +2,12 @@
     config(
         materialized='incremental',
         unique_key='call_id',
-        incremental_strategy='delete+insert',
+        incremental_strategy='logged_delete_insert',
         on_schema_change='fail',
-        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        post_hook=[
+            "{{ start_change_log(this) }}",
+            "{{ delete_rows_of_replaced_files(this, logged=true) }}",
+        ],
         indexes=[
             {'columns': ['call_id'], 'unique': true},
             {'columns': ['file_id']},

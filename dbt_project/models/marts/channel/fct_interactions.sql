@@ -2,9 +2,14 @@
     config(
         materialized='incremental',
         unique_key='interaction_key',
-        incremental_strategy='delete+insert',
+        incremental_strategy='logged_delete_insert',
         on_schema_change='fail',
-        post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
+        post_hook=[
+            "{{ start_change_log(this) }}",
+            "{{ delete_rows_of_replaced_files(this, logged=true) }}",
+            "{{ create_partial_index(this, 'session_id') }}",
+            "{{ create_partial_index(this, 'app_uid') }}",
+        ],
         indexes=[
             {'columns': ['interaction_key'], 'unique': true},
             {'columns': ['occurred_date']},

@@ -1,130 +1,60 @@
-{#- Incremental by month (dbt_project.yml, macros/kpi_months.sql): a daily run rebuilds the
-    months whose records changed and keeps the others. #}
-{%- set months = kpi_months_to_rebuild(this) %}
+{#- Incremental by month (dbt_project.yml): a daily run rebuilds the months whose sums in
+    int_kpi_month_totals changed and keeps the others. #}
+{%- set months = kpi_months_written(ref('int_kpi_month_totals'), this) %}
 -- noqa: disable=AL03
 -- (the branches of a union take their column names from the first one)
 -- Every KPI of kpis.md by month (Asia/Shanghai calendar month of the event time), region and,
 -- where the KPI is per channel, channel; the province is region ALL. numerator and denominator
 -- travel with each value so that a BI tool can re-aggregate without re-deriving it. A ratio whose
 -- denominator is zero has no row; counts and amounts have a row for every region with records in
--- the month (zero when nothing counted).
-with interactions as (
-    -- the columns of the facts the KPIs need (the satisfaction surveys are the records with a
-    -- score, fct_survey_scores being a view of them)
-    select
-        interaction_key,
-        source,
-        channel,
-        event_type,
-        business_type,
-        occurred_at,
-        occurred_date,
-        occurred_month,
-        is_attempt,
-        is_success,
-        is_transaction,
-        amount_yuan,
-        is_refunded,
-        has_pickup_hall,
-        survey_score,
-        is_complaint_flagged,
-        customer_id,
-        is_identified,
-        region_code,
-        session_id,
-        app_uid
-    from {{ ref('fct_interactions') }}
-    where {{ in_rebuilt_months('occurred_date', months) }}
-),
-
-hotline_calls as (
-    select * from {{ ref('fct_hotline_calls') }}
-    where {{ in_rebuilt_months('call_date', months) }}
-),
-
-history as (
-    select * from {{ ref('int_customer_history') }}
+-- the month (zero when nothing counted). The sums they are made of come from
+-- int_kpi_month_totals, which a daily run updates by difference.
+with totals as (
+    select * from {{ ref('int_kpi_month_totals') }}
+    where {{ in_rebuilt_months('month', months) }}
 ),
 
 channels as (
     select * from {{ ref('dim_channel') }}
 ),
 
-business_types as (
-    select * from {{ ref('dim_business_type') }}
-),
-
-records as not materialized (
-    -- read by four aggregations, each a scan of the facts: materialised, the 17 million records of
-    -- a year went to temporary files (2 GB) and were read back four times (the 13 months of the
-    -- 12-month bench: 61.4 s, 48.3 s inlined; a larger work_mem changed nothing)
-    select
-        interactions.*,
-        channels.is_echannel,
-        channels.is_self_service,
-        coalesce(business_types.is_transaction, false) as is_transaction_type,
-        coalesce(business_types.is_offloadable, false) as is_offloadable
-    from interactions
-    inner join channels
-        on interactions.channel = channels.channel
-    left join business_types
-        on interactions.business_type = business_types.business_type
-),
-
 by_channel as (
-    -- every count and amount of the records in one pass, by month, region and channel; the
-    -- per-region measures below add the channels up (one pass instead of one per KPI: the month's
-    -- records are the bulk of this model's time)
+    -- the sums of records by month, region and channel: the groups with records (a sum that the
+    -- records it counted left is 0, not gone)
     select
-        occurred_month as month,
+        month,
         region_code,
         channel,
-        count(*) filter (where is_transaction) as all_transactions,
-        count(*) filter (where is_transaction and is_echannel) as echannel_transactions,
-        count(*) filter (
-            where is_attempt and is_echannel and is_transaction_type
+        coalesce(sum(amount) filter (where measure = 'all_transactions'), 0) as all_transactions,
+        coalesce(sum(amount) filter (where measure = 'echannel_transactions'), 0) as echannel_transactions,
+        coalesce(
+            sum(amount) filter (where measure = 'echannel_transaction_attempts'), 0
         ) as echannel_transaction_attempts,
-        count(*) filter (
-            where is_attempt and is_echannel and is_transaction_type and is_success
+        coalesce(
+            sum(amount) filter (where measure = 'echannel_transaction_successes'), 0
         ) as echannel_transaction_successes,
-        sum(amount_yuan) filter (
-            where is_success and is_echannel and business_type = 'PAYMENT' and not is_refunded
-        ) as epayment_amount,
-        count(*) filter (
-            where is_transaction and is_echannel and business_type in ('PLAN_CHANGE', 'CAMPAIGN')
-        ) as plan_campaigns,
-        count(*) filter (
-            where is_transaction and business_type = 'NUMBER_OPEN'
-            and (channel in ('WEB', 'APP') or channel like 'STORE\_%')
-        ) as online_number_opens,
-        count(*) filter (where survey_score is not null) as surveys,
-        count(*) filter (where survey_score >= 4) as satisfied_surveys,
-        count(*) filter (where is_attempt and is_success and is_offloadable) as offloadable,
-        count(*) filter (
-            where is_attempt and is_success and is_offloadable and is_self_service
-        ) as offloaded,
-        count(*) filter (where source = 'stores') as store_orders,
-        count(*) filter (where source = 'stores' and is_success) as store_successes,
-        count(*) filter (
-            where source = 'stores' and is_success and has_pickup_hall
-        ) as store_pickups,
-        sum(amount_yuan) filter (
-            where is_attempt and is_success and not is_refunded
-        ) as sales_amount,
-        -- COMPLAINT attempts, and hotline calls flagged 是否投诉 that are not already such an attempt
-        count(*) filter (
-            where (is_attempt and business_type = 'COMPLAINT') or is_complaint_flagged
-        ) as complaints,
-        count(*) filter (
-            where source in ('web', 'app') and event_type = 'register'
-        ) as registrations,
-        count(*) filter (where is_attempt) as attempts,
-        count(*) filter (where is_attempt and is_identified) as identified_attempts
-    from records
+        coalesce(sum(amount) filter (where measure = 'epayment_amount'), 0) as epayment_amount,
+        coalesce(sum(amount) filter (where measure = 'plan_campaigns'), 0) as plan_campaigns,
+        coalesce(sum(amount) filter (where measure = 'online_number_opens'), 0) as online_number_opens,
+        coalesce(sum(amount) filter (where measure = 'surveys'), 0) as surveys,
+        coalesce(sum(amount) filter (where measure = 'satisfied_surveys'), 0) as satisfied_surveys,
+        coalesce(sum(amount) filter (where measure = 'offloadable'), 0) as offloadable,
+        coalesce(sum(amount) filter (where measure = 'offloaded'), 0) as offloaded,
+        coalesce(sum(amount) filter (where measure = 'store_orders'), 0) as store_orders,
+        coalesce(sum(amount) filter (where measure = 'store_successes'), 0) as store_successes,
+        coalesce(sum(amount) filter (where measure = 'store_pickups'), 0) as store_pickups,
+        coalesce(sum(amount) filter (where measure = 'sales_amount'), 0) as sales_amount,
+        coalesce(sum(amount) filter (where measure = 'complaints'), 0) as complaints,
+        coalesce(sum(amount) filter (where measure = 'registrations'), 0) as registrations,
+        coalesce(sum(amount) filter (where measure = 'attempts'), 0) as attempts,
+        coalesce(sum(amount) filter (where measure = 'identified_attempts'), 0) as identified_attempts
+    from totals
+    where channel <> ''
     group by
-        occurred_month,
+        month,
         region_code,
         channel
+    having sum(amount) filter (where measure = 'records') > 0
 ),
 
 by_region as (
@@ -155,71 +85,45 @@ by_region as (
         region_code
 ),
 
-active_customers as (
-    -- ACTIVE in the CRM version that held at the end of the month, by that version's region
-    {{ active_customers_at_month_end('by_region', 'history') }}
-),
-
-active_counts as (
+by_entity as (
+    -- the sums of sessions, app user-days and users, customers and hotline calls by month and
+    -- region
     select
         month,
         region_code,
-        count(*) as active_customers
-    from active_customers
+        coalesce(sum(amount) filter (where measure = 'web_sessions'), 0) as web_sessions,
+        coalesce(sum(amount) filter (where measure = 'web_sessions_converted'), 0) as web_sessions_converted,
+        coalesce(sum(amount) filter (where measure = 'app_user_days'), 0) as app_user_days,
+        coalesce(
+            sum(amount) filter (where measure = 'app_user_days_converted'), 0
+        ) as app_user_days_converted,
+        coalesce(sum(amount) filter (where measure = 'app_users'), 0) as app_users,
+        coalesce(sum(amount) filter (where measure = 'active_customers'), 0) as active_customers,
+        coalesce(sum(amount) filter (where measure = 'echannel_active_users'), 0) as echannel_active_users,
+        coalesce(sum(amount) filter (where measure = 'hotline_calls'), 0) as hotline_calls,
+        coalesce(
+            sum(amount) filter (where measure = 'hotline_answered_within_20s'), 0
+        ) as hotline_answered_within_20s,
+        coalesce(sum(amount) filter (where measure = 'hotline_abandoned'), 0) as hotline_abandoned,
+        coalesce(sum(amount) filter (where measure = 'hotline_handle_seconds'), 0) as hotline_handle_seconds,
+        coalesce(sum(amount) filter (where measure = 'hotline_handled_calls'), 0) as hotline_handled_calls
+    from totals
+    where channel in ('', 'WEB', 'APP')
     group by
         month,
         region_code
 ),
 
-echannel_users as (
-    select distinct
-        occurred_month as month,
-        customer_id
-    from records
-    where is_echannel and is_identified
-),
-
-web_sessions as (
-    -- a session belongs to the month and region of its first record in that month
+active_counts as (
+    -- ACTIVE in the CRM version that held at the end of a month with records, by its region
     select
-        occurred_month as month,
-        session_id,
-        (array_agg(region_code order by occurred_at, interaction_key))[1] as region_code,
-        bool_or(is_transaction) as has_transaction
-    from records
-    where source = 'web' and session_id is not null
-    group by
-        occurred_month,
-        session_id
-),
-
-app_user_days as (
-    select
-        occurred_month as month,
-        app_uid,
-        occurred_date,
-        (array_agg(region_code order by occurred_at, interaction_key))[1] as region_code,
-        bool_or(is_transaction) as has_transaction
-    from records
-    where source = 'app' and app_uid is not null
-    group by
-        occurred_month,
-        app_uid,
-        occurred_date
-),
-
-app_users as (
-    -- a user's region in the month is that of their first record in it: the first record of
-    -- their first day
-    select distinct on (month, app_uid)
         month,
-        app_uid,
-        region_code
-    from app_user_days
-    order by
-        month,
-        app_uid,
-        occurred_date
+        region_code,
+        active_customers
+    from by_entity
+    where
+        active_customers > 0
+        and month in (select by_region.month from by_region)
 ),
 
 measures as (
@@ -240,18 +144,13 @@ measures as (
         active_counts.region_code,
         'echannel_penetration',
         null,
-        count(echannel_users.customer_id),
-        max(active_counts.active_customers)
+        by_entity.echannel_active_users,
+        active_counts.active_customers
     from active_counts
-    inner join active_customers
+    inner join by_entity
         on
-            active_counts.month = active_customers.month
-            and active_counts.region_code = active_customers.region_code
-    left join echannel_users
-        on
-            active_customers.month = echannel_users.month
-            and active_customers.customer_id = echannel_users.customer_id
-    group by active_counts.month, active_counts.region_code
+            active_counts.month = by_entity.month
+            and active_counts.region_code = by_entity.region_code
 
     union all
 
@@ -344,10 +243,10 @@ measures as (
         region_code,
         'conversion_rate',
         'WEB',
-        count(*) filter (where has_transaction),
-        count(*)
-    from web_sessions
-    group by month, region_code
+        web_sessions_converted,
+        web_sessions
+    from by_entity
+    where web_sessions > 0
 
     union all
 
@@ -356,10 +255,10 @@ measures as (
         region_code,
         'conversion_rate',
         'APP',
-        count(*) filter (where has_transaction),
-        count(*)
-    from app_user_days
-    group by month, region_code
+        app_user_days_converted,
+        app_user_days
+    from by_entity
+    where app_user_days > 0
 
     union all
 
@@ -405,41 +304,38 @@ measures as (
     union all
 
     select
-        call_month,
+        month,
         region_code,
         'hotline_service_level',
         null,
-        count(*) filter (where is_answered_within_20s),
-        count(*)
-    from hotline_calls
-    where is_agent_call or is_abandoned
-    group by call_month, region_code
+        hotline_answered_within_20s,
+        hotline_calls
+    from by_entity
+    where hotline_calls > 0
 
     union all
 
     select
-        call_month,
+        month,
         region_code,
         'hotline_abandon_rate',
         null,
-        count(*) filter (where is_abandoned),
-        count(*)
-    from hotline_calls
-    where is_agent_call or is_abandoned
-    group by call_month, region_code
+        hotline_abandoned,
+        hotline_calls
+    from by_entity
+    where hotline_calls > 0
 
     union all
 
     select
-        call_month,
+        month,
         region_code,
         'hotline_avg_handle_seconds',
         null,
-        sum(handle_seconds),
-        count(handle_seconds)
-    from hotline_calls
-    where is_agent_call
-    group by call_month, region_code
+        hotline_handle_seconds,
+        hotline_handled_calls
+    from by_entity
+    where hotline_handled_calls > 0
 
     union all
 
@@ -477,14 +373,13 @@ measures as (
         by_region.region_code,
         'app_mau',
         null,
-        count(app_users.app_uid),
+        coalesce(by_entity.app_users, 0),
         null
     from by_region
-    left join app_users
+    left join by_entity
         on
-            by_region.month = app_users.month
-            and by_region.region_code = app_users.region_code
-    group by by_region.month, by_region.region_code
+            by_region.month = by_entity.month
+            and by_region.region_code = by_entity.region_code
 
     union all
 

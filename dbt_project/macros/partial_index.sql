@@ -1,0 +1,20 @@
+{#- A post-hook: an index on `column` over the rows where it is not null, unless the table has it
+    already (dbt's `indexes` config has no `where`, and builds its indexes only with the table). The
+    name is PostgreSQL's choice: on a full refresh the table being replaced still holds one of the
+    same definition until the run ends. -#}
+{% macro create_partial_index(relation, column) -%}
+    do $$
+    begin
+        if not exists (
+            select 1
+            from pg_indexes
+            where
+                schemaname = '{{ relation.schema }}'
+                and tablename = '{{ relation.identifier }}'
+                and indexdef like '%({{ column }}) WHERE ({{ column }} IS NOT NULL)'
+        ) then
+            create index on {{ relation }} ({{ column }}) where {{ column }} is not null;
+        end if;
+    end
+    $$
+{%- endmacro %}

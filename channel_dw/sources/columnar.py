@@ -148,27 +148,76 @@ def and_all(masks: Iterable[pa.Array | pa.ChunkedArray], n: int) -> np.ndarray:
 
 # str.strip() removes the characters for which str.isspace() is true. In UTF-8 each of them starts
 # with one of _FIRST_BYTES and ends with one of _LAST_BYTES, so a value whose first and last bytes
-# are in neither set certainly has none at either end (a CJK character that happens to end in one
-# of those bytes only sends its value to the per-record path).
-_SPACES = [c.encode() for c in map(chr, range(0x3001)) if c.isspace()]
-_FIRST_BYTES = pa.array(sorted({bytes([c[0]]) for c in _SPACES}), pa.binary())
-_LAST_BYTES = pa.array(sorted({bytes([c[-1]]) for c in _SPACES}), pa.binary())
+# are in neither set certainly has none at either end. A CJK character may end in one of those
+# bytes too (误 is E8 AF AF, U+202F is E2 80 AF): the values the byte test doubts are judged again
+# on their first and last characters.
+_SPACE_CHARS = [chr(c) for c in range(0x3001) if chr(c).isspace()]  # U+3000 is the last
+_FIRST_BYTES = np.zeros(256, dtype=bool)
+_FIRST_BYTES[[c.encode()[0] for c in _SPACE_CHARS]] = True
+_LAST_BYTES = np.zeros(256, dtype=bool)
+_LAST_BYTES[[c.encode()[-1] for c in _SPACE_CHARS]] = True
+_SPACES = pa.array(_SPACE_CHARS, pa.string())
 
 
 def clean_text(col: pa.Array | pa.ChunkedArray, nul_possible: bool = True) -> pa.Array:
     """Null, or text that strip() leaves alone and that is not empty; with ``nul_possible``
     also free of NUL (False when the caller knows the chunk has none)."""
-    raw = col.cast(pa.binary())
-    dirty = pc.or_(
-        pc.or_(
-            pc.is_in(pc.binary_slice(raw, 0, 1), value_set=_FIRST_BYTES),
-            pc.is_in(pc.binary_slice(raw, -1, None), value_set=_LAST_BYTES),
-        ),
-        pc.equal(pc.binary_length(raw), 0),
-    )
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    dirty = [_dirty_ends(chunk) for chunk in chunks]
+    out = np.concatenate(dirty) if dirty else np.zeros(0, dtype=bool)
+    if col.null_count:
+        out &= pc.is_valid(col).to_numpy(zero_copy_only=False)
+    doubted = np.flatnonzero(out)
+    if len(doubted) and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        # Each value the per-record path judges costs a hundred times what this costs: a web
+        # day's 验证码错误 sent 2,300 rows per 1M there, and its table through a filter.
+        sub = col.take(pa.array(doubted))
+        first = pc.utf8_slice_codeunits(sub, 0, 1)
+        last = pc.utf8_slice_codeunits(sub, -1, None)
+        still = pc.or_(
+            pc.or_(pc.is_in(first, value_set=_SPACES), pc.is_in(last, value_set=_SPACES)),
+            pc.equal(first, ""),
+        )
+        out[doubted] = still.to_numpy(zero_copy_only=False)
     if nul_possible:
-        dirty = pc.or_(dirty, pc.match_substring(col, "\x00"))
-    return pc.or_kleene(pc.is_null(col), pc.invert(dirty))
+        out |= pc.fill_null(pc.match_substring(col, "\x00"), False).to_numpy(zero_copy_only=False)
+    return pa.array(~out)
+
+
+def _dirty_ends(values: pa.Array) -> np.ndarray:
+    """True where a value is empty or its first or last byte may belong to a space, read off the
+    array's offsets and bytes with numpy (the same test in pyarrow kernels, two binary slices, two
+    set look-ups and a length, made clean_text cost 0.23 CPU-s per 1M web lines; with this and
+    the second look at the doubted values it costs 0.13, measured on the 8 MB chunks of a
+    generated day). A null's slot is judged too, on whatever it holds: the caller clears it."""
+    n = len(values)
+    if pa.types.is_null(values.type):
+        return np.ones(n, dtype=bool)  # all null
+    if pa.types.is_string(values.type) or pa.types.is_binary(values.type):
+        width = np.int32
+    elif pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type):
+        width = np.int64
+    else:
+        raise TypeError(f"clean_text needs text, not {values.type}")
+    _, offsets_buf, data_buf = values.buffers()
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    offsets = np.frombuffer(
+        offsets_buf, dtype=width, count=n + 1, offset=values.offset * width().itemsize
+    )
+    starts, ends = offsets[:-1], offsets[1:]
+    dirty = ends <= starts
+    if data_buf is None or data_buf.size == 0:
+        return np.ones(n, dtype=bool)
+    data = np.frombuffer(data_buf, dtype=np.uint8)
+    # An empty value is dirty already, so the byte read for it is moot; it only has to be in the
+    # buffer. Offsets never decrease: only empty values at the end start at the buffer's end, and
+    # only empty values at the start end at 0 (-1 reads the last byte).
+    if starts[-1] >= len(data):
+        starts = np.minimum(starts, len(data) - 1)
+    dirty |= _FIRST_BYTES[data[starts]]
+    dirty |= _LAST_BYTES[data[ends - 1]]
+    return dirty
 
 
 def present(col: pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -220,6 +220,24 @@ def _dirty_ends(values: pa.Array) -> np.ndarray:
     return dirty
 
 
+def may_hold_bytes(
+    col: pa.ChunkedArray, below: int = 0, at_least: int = 256, among: bytes = b""
+) -> bool:
+    """Whether a value of the text column may hold a byte under ``below``, from ``at_least`` on,
+    or in ``among``: one look at each chunk's value bytes (a min, a max, a comparison per byte
+    of ``among``: 0.1 ms per MB, where a 256-entry table look-up per byte took 2), which lets a
+    mask that is only ever False for such a value be skipped for the whole column. A byte of the
+    buffer outside the chunk's slice can only make it answer True needlessly."""
+    for chunk in col.chunks:
+        data = chunk.buffers()[2]
+        if data is None or data.size == 0:
+            continue
+        raw = np.frombuffer(data, dtype=np.uint8)
+        if raw.min() < below or raw.max() >= at_least or any((raw == b).any() for b in among):
+            return True
+    return False
+
+
 def present(col: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pc.is_valid(col)
 

@@ -215,7 +215,10 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
     if n != len(index):
         return None
     c = {key: table.column(key) for key in _KEYS}
-    nul = b"\\u0000" in data or b"\x00" in data
+    # A NUL comes as the byte or as the escape \u0000. The escape is looked for only when the
+    # chunk has a backslash at all: finding that one byte (memchr) costs 0.01 CPU-s per 1M lines,
+    # finding the six-byte escape 0.21 s.
+    nul = b"\x00" in data or (b"\\" in data and b"\\u0000" in data)
     # ts, event, msisdn and amount are held to patterns that admit no white space.
     masks = [col.clean_text(c[key], nul) for key in _FREE_TEXT]
     masks += [col.present(c[k]) for k in ("event_id", "ts", "visitor_id", "event")]
@@ -247,29 +250,49 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
 def _extra_column(table: pa.Table, extras: list[str]) -> tuple[pa.Array | None, list]:
     """The keys the contract does not name, with a value, as one compact JSON object per row
     (None when a row has none), and masks that leave to the slow path what this cannot build:
-    a value that is not text, and text that needs escaping."""
+    a value that is not text, and text that needs escaping.
+
+    The objects are joined only for the rows that hold a text value of a vendor key (15 % of a
+    generated day), then put in place with one take; and a column whose bytes hold no quote,
+    backslash or control character at all needs no look at its values. Both together took the
+    column from 0.32 to 0.15 CPU-s per 1M lines (measured on 8 MB chunks)."""
     n = table.num_rows
     if not extras:
         return pa.nulls(n, pa.string()), []
     if any(orjson.dumps(k).decode() != f'"{k}"' for k in extras):
         return None, []
-    parts, masks = [], []
+    texts, masks = [], []
     for key in extras:
         values = table.column(key)
         if pa.types.is_string(values.type):
-            masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
-            part = pc.binary_join_element_wise(f'"{key}":"', values, '",', "")
-            parts.append(pc.fill_null(part, ""))
+            if col.may_hold_bytes(values, below=0x20, among=b'"\\'):  # what _JSON_SAFE refuses
+                masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
+            texts.append(key)
         else:
             masks.append(pc.is_null(values))
-    if not parts:
+    if not texts:
         return pa.nulls(n, pa.string()), masks
+    held = np.zeros(n, dtype=bool)
+    for key in texts:
+        held |= pc.is_valid(table.column(key)).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(held)
+    if not len(rows):
+        return pa.nulls(n, pa.string()), masks
+    some = table.select(texts).take(pa.array(rows))
     # Each part ends in a comma: joined without a separator (null_handling="skip" drops the
-    # rows where every part is null in pyarrow 26), then the last comma becomes the brace.
+    # rows where every part is null in pyarrow 26), then the last comma becomes the brace. Every
+    # row here holds a part, so none is empty.
+    parts = [
+        pc.fill_null(pc.binary_join_element_wise(f'"{key}":"', some.column(key), '",', ""), "")
+        for key in texts
+    ]
     joined = pc.binary_join_element_wise(*parts, "")
     wrapped = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(joined, 0, -1), "}", "")
-    extra = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped)
-    return extra, masks
+    # Row i takes object where[i]; the rows without one take the null appended after them.
+    where = np.full(n, len(rows), dtype=np.int64)
+    where[rows] = np.arange(len(rows))
+    objects = pa.concat_arrays([*wrapped.chunks, pa.nulls(1, pa.string())])
+    return objects.take(pa.array(where)), masks
 
 
 def _open(path: Path) -> BinaryIO:

@@ -525,7 +525,9 @@ def _fast_batch(lines: col.Lines, export_date: str | None, hint: _Hint) -> col.B
             "extra": extra,
             col.LINE: pa.array(np.arange(lines.first, lines.first + n), pa.int64()),
         }
-    ).filter(pa.array(good))
+    )
+    if not good.all():  # a filter copies every column even when it keeps every row: 5 ms a chunk
+        fast = fast.filter(pa.array(good))
     slow = (
         _line_item(lines.number(i), lines.line(i), export_date)
         for i in np.flatnonzero(~good).tolist()
@@ -610,10 +612,10 @@ def _extra_column(
         values = table.column(name)
         absent_where_null(name, values)
         if pa.types.is_string(values.type) and orjson.dumps(name).decode() == f'"{name}"':
-            masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
+            if col.may_hold_bytes(values, below=0x20, among=b'"\\'):  # what _JSON_SAFE refuses
+                masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
             given += col.and_all([pc.is_valid(values)], n)
-            part = pc.binary_join_element_wise(f'"{name}":"', values, '"', "")
-            parts.append(pc.fill_null(part, ""))
+            parts.append(pc.binary_join_element_wise(f'{{"{name}":"', values, '"}', ""))
         else:
             masks.append(pc.is_null(values))
     for parent, known in _NESTED_KEYS.items():
@@ -625,9 +627,10 @@ def _extra_column(
     if not parts:
         return pa.nulls(n, pa.string()), masks
     masks.append(pa.array(given <= 1))
-    joined = pc.binary_join_element_wise(*parts, "") if len(parts) > 1 else parts[0]
-    wrapped = pc.binary_join_element_wise("{", joined, "}", "")
-    extra = pc.if_else(pc.equal(joined, ""), pa.scalar(None, pa.string()), wrapped)
+    # Each part is a whole object, null where its key has no value; a row this path keeps has at
+    # most one, so the first that is not null is its extra. (Joining comma-ended parts, wrapping
+    # them and nulling the empty ones took 5.8 ms a chunk for one vendor key, this 1.4.)
+    extra = pc.coalesce(*parts) if len(parts) > 1 else parts[0]
     return extra, masks
 
 

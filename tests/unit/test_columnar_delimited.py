@@ -179,3 +179,28 @@ def test_a_nul_in_any_field_reads_as_the_per_record_path_loads_it(source, tmp_pa
 
     assert fast == slow
     assert isinstance(fast, list) and len(fast) == len(good)
+
+
+@pytest.mark.parametrize("many_distinct", [False, True])
+def test_gbk_values_read_as_bytes_give_what_the_per_record_path_gives(
+    many_distinct, tmp_path, monkeypatch
+):
+    """The hotline's GBK chunks are split as bytes and decoded by distinct value; characters
+    whose second byte is ASCII (丂 is 81 40, 乗 81 5C) and white space at either end are decoded
+    as in their line, and a column of more distinct texts than that path takes is transcoded."""
+    odd = ["丂", "乗", "表", "\u3000人工", "人工\u3000", "IVR自助 ", " 放弃", "成功", "否"]
+    records = []
+    for i in range(400):
+        record = [f"C{i}" if j == 0 else v for j, v in enumerate(HOTLINE_ROW)]
+        record[8] = f"坐席{chr(0x4E00 + i)}"  # a Chinese agent id: 400 distinct values
+        for j in (1, 7, 10, 12, 13):
+            if i % (j + 3) == 0:
+                record[j] = odd[(i + j) % len(odd)]
+        records.append(record)
+    path = write(tmp_path, "hotline_cdr_20261001.csv", "gbk", hotline, records)
+    monkeypatch.setattr(_delimited_fast, "_MAX_DISTINCT", 100 if many_distinct else 1000)
+
+    fast, slow = both(hotline, path)
+
+    assert fast == slow
+    assert sum(1 for item in fast if isinstance(item, Row)) > 200

@@ -76,7 +76,12 @@ def member_of(allowed: Sequence[str]) -> Callable[[Mask], Mask]:
     return partial(col.one_of, values=allowed)
 
 
-local_datetime = pattern(LOCAL_DATETIME)
+def local_datetime(values: Mask) -> Mask:
+    """LOCAL_DATETIME, on the value bytes where they allow (:func:`columnar.certain_datetimes`)."""
+    quick = col.certain_datetimes(values)
+    return col.matches(values, LOCAL_DATETIME) if quick is None else quick
+
+
 local_date = pattern(LOCAL_DATE)
 mobile = pattern(col.MOBILE_SHAPES)
 mobile_or_landline = pattern(f"{col.MOBILE_SHAPES}|{LANDLINE}")

@@ -54,6 +54,57 @@ def certain_time(sep: str = ":") -> str:
     return rf"(?:[01][0-9]|2[0-3]){sep}[0-5][0-9]{sep}[0-5][0-9]"
 
 
+# certain_date() and certain_time() for ``YYYY-MM-DD HH:MM:SS`` on the bytes of a 19-byte value:
+# the positions of its digits, and the months with a 31st.
+_DATETIME_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
+_DATETIME_SEPARATORS = (
+    (4, ord("-")),
+    (7, ord("-")),
+    (10, ord(" ")),
+    (13, ord(":")),
+    (16, ord(":")),
+)
+_HAS_31 = np.isin(np.arange(13), [1, 3, 5, 7, 8, 10, 12])
+
+
+def certain_datetimes(col: pa.Array | pa.ChunkedArray) -> pa.Array | None:
+    """Where ``^{certain_date()} {certain_time()}$`` (the default years) matches, tested on
+    the value bytes with numpy when every value is 19 bytes or empty; None when not (the caller
+    uses the regular expression). False at a null, where the regular expression gives null: the
+    callers decide nulls themselves (``required``, ``optional``). The regular expression took 3.3
+    CPU-ms per 60,000 values (a column of a hotline chunk), this 1.2."""
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    out = []
+    for chunk in chunks:
+        if not pa.types.is_string(chunk.type):
+            return None
+        n = len(chunk)
+        if n == 0:
+            continue
+        _, offsets_buf, data_buf = chunk.buffers()
+        offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=chunk.offset * 4)
+        lengths = np.diff(offsets)
+        full = lengths == 19
+        if not (full | (lengths == 0)).all():
+            return None
+        ok = np.zeros(n, dtype=bool)
+        if full.any():
+            # The values that are not empty lie end to end: one row of 19 bytes each.
+            raw = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0] : offsets[-1]].reshape(-1, 19)
+            digits = raw[:, _DATETIME_DIGITS] - np.uint8(ord("0"))  # a byte below "0" wraps high
+            good = (digits <= 9).all(axis=1)
+            for at, byte in _DATETIME_SEPARATORS:
+                good &= raw[:, at] == byte
+            d = digits.astype(np.int16)
+            month, day = d[:, 4] * 10 + d[:, 5], d[:, 6] * 10 + d[:, 7]
+            good &= (d[:, 0] >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+            good &= (day <= 28) | ((day <= 30) & (month != 2)) | ((day == 31) & _HAS_31[month % 13])
+            good &= (d[:, 8] * 10 + d[:, 9] <= 23) & (d[:, 10] <= 5) & (d[:, 12] <= 5)
+            ok[full] = good
+        out.append(ok)
+    return pa.array(np.concatenate(out) if out else np.zeros(0, dtype=bool))
+
+
 @dataclass
 class Batch:
     """One chunk of a file: its good rows (text columns + ``_line``) and its rejections."""

@@ -6,6 +6,8 @@ rules and messages. The columnar path may only decide *faster*, never differentl
 
 from __future__ import annotations
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +16,7 @@ from channel_dw.errors import FileRejected
 from channel_dw.sources import _delimited_fast, crm, halls, hotline
 from channel_dw.sources._delimited import read_delimited
 from channel_dw.sources.base import Row
-from channel_dw.sources.columnar import _no_nul
+from channel_dw.sources.columnar import _no_nul, certain_datetimes
 
 HALL_ROW = ["H1", "TY-0012", "TY", "13812345678", "2026-10-01 08:00:00", "B_PAY", "50.00", "OK"]
 HALL_ROW += ["TY001201", ""]
@@ -204,3 +206,25 @@ def test_gbk_values_read_as_bytes_give_what_the_per_record_path_gives(
 
     assert fast == slow
     assert sum(1 for item in fast if isinstance(item, Row)) > 200
+
+
+def test_datetimes_tested_on_their_bytes_match_where_the_regular_expression_matches():
+    values = [
+        f"{year}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{minute:02d}"
+        for year in ("0999", "1000", "2024", "2026", "9999")
+        for month in range(14)
+        for day in range(33)
+        for hour, minute in ((0, 0), (23, 59), (24, 0), (8, 60))
+    ]
+    values += ["2026-10-01T08:00:00", "2026/10/01 08:00:00", "2026-10-01 08:00:0a", None, ""]
+    column = pa.chunked_array([pa.array(values[:5000]), pa.array(["x", *values[5000:]]).slice(1)])
+    regex = pc.match_substring_regex(column, _delimited_fast.LOCAL_DATETIME)
+
+    quick = certain_datetimes(column)
+
+    valid = pc.is_valid(column).to_pylist()
+    want = [bool(m) for m, v in zip(regex.to_pylist(), valid, strict=True) if v]
+    got = [m for m, v in zip(quick.to_pylist(), valid, strict=True) if v]
+    assert got == want
+    assert sum(want) == 4 * 365 * 2  # 1000, 2024, 2026, 9999; 29 February left to the calendar
+    assert certain_datetimes(pa.array(["2026-10-01 08:00:00.5"])) is None  # the regex decides

@@ -557,7 +557,9 @@ def _text_check(
             plain = np.ones(len(starts), dtype=bool)
             plain[np.searchsorted(starts, quoted, side="right") - 1] = False
             return _non_empty, None if plain.all() else plain
-    nul = b"\\u0000" in data or b"\x00" in data
+    # The escape \u0000 is looked for only in a chunk with a backslash (memchr): the six-byte
+    # search alone took 5.2 CPU-ms per 8 MB of events with Chinese text (0.1 s per 1M events).
+    nul = b"\x00" in data or (b"\\" in data and b"\\u0000" in data)
     return partial(col.clean_text, nul_possible=nul), None
 
 

@@ -63,17 +63,31 @@ raw_rows as (
         on orders._file_id = ledger.file_id
 ),
 
+raw_by_file as (
+    -- by file first, then by day through the ledger: joined before the count, the 17 million
+    -- rows of a year were sorted by file for a merge join (5 s of 25)
+    select
+        source,
+        file_id,
+        count(*) as raw_rows,
+        count(*) filter (where keep_rank > 1) as duplicates
+    from raw_rows
+    group by
+        source,
+        file_id
+),
+
 raw_by_day as (
     select
-        raw_rows.source,
+        raw_by_file.source,
         ledger.business_date,
-        count(*) as raw_rows,
-        count(*) filter (where raw_rows.keep_rank > 1) as duplicates
-    from raw_rows
+        sum(raw_by_file.raw_rows) as raw_rows,
+        sum(raw_by_file.duplicates) as duplicates
+    from raw_by_file
     inner join ledger
-        on raw_rows.file_id = ledger.file_id
+        on raw_by_file.file_id = ledger.file_id
     group by
-        raw_rows.source,
+        raw_by_file.source,
         ledger.business_date
 ),
 
@@ -90,16 +104,28 @@ ledger_by_day as (
         business_date
 ),
 
+facts_by_file as (
+    -- the same for the facts (joined first, their 17 million rows were hashed: 5 s)
+    select
+        source,
+        file_id,
+        count(*) as fact_rows
+    from {{ ref('fct_interactions') }}
+    group by
+        source,
+        file_id
+),
+
 facts_by_day as (
     select
-        facts.source,
+        facts_by_file.source,
         ledger.business_date,
-        count(*) as fact_rows
-    from {{ ref('fct_interactions') }} as facts
+        sum(facts_by_file.fact_rows) as fact_rows
+    from facts_by_file
     inner join ledger
-        on facts.file_id = ledger.file_id
+        on facts_by_file.file_id = ledger.file_id
     group by
-        facts.source,
+        facts_by_file.source,
         ledger.business_date
 ),
 

@@ -13,10 +13,6 @@ records as not materialized (
     select * from {{ ref('int_interactions_unioned') }}
 ),
 
-facts as (
-    select * from {{ ref('fct_interactions') }}
-),
-
 through_a_conflict as (
     {%- for column in ['msisdn_node', 'member_node', 'observed_node'] %}
     {{- "\n    union all" if not loop.first }}
@@ -39,6 +35,16 @@ through_a_conflict as (
         records.source = 'stores'
         and records.{{ column }} in (select conflicts.identifier from conflicts)
     {%- endfor %}
+),
+
+facts as (
+    -- the facts of those records, through the key's index: a join was planned from an estimate
+    -- of 26 million records (for 1,668) and hashed all 16 million facts (6.7 s of 12 months)
+    select * from {{ ref('fct_interactions') }}
+    where
+        interaction_key = any(array(
+            select through_a_conflict.interaction_key from through_a_conflict
+        ))
 )
 
 select

@@ -146,12 +146,14 @@ def deliver_redeliveries(landing: Path) -> int:
 
 
 def kpi_seconds() -> tuple[float, int]:
-    """Seconds the last dbt command spent on the KPI models (``kpi_*``), and how many there are."""
+    """Seconds the last dbt command spent on the KPI models (``kpi_*``, and the sums they are made
+    of, ``int_kpi_month_totals``), and how many there are."""
     results = json.loads((Path(os.environ["DBT_TARGET_PATH"]) / "run_results.json").read_text())
     kpi = [
         r
         for r in results["results"]
-        if r["unique_id"].startswith("model.") and r["unique_id"].rsplit(".", 1)[-1][:4] == "kpi_"
+        if r["unique_id"].startswith("model.")
+        and r["unique_id"].rsplit(".", 1)[-1].startswith(("kpi_", "int_kpi_"))
     ]
     return sum(r["execution_time"] for r in kpi), len(kpi)
 

@@ -54,7 +54,8 @@
 
 {#- The indexes of an incremental staging table (dbt's `indexes` config: made with the table, by a
     full refresh too): its key (the de-duplication and dbt's delete+insert), its files (the skip
-    scan above, the deletion of replaced deliveries), its load time and event time, and the
+    scan above, the deletion of replaced deliveries), its load time and event time, the time of
+    the run that wrote a row (the daily tests' filter, macros/test_latest_rows.sql), and the
     `<prefix>:<column>` expressions by which int_interactions_unioned shows the key and the
     identifiers (the incremental facts' filter looks records up through them). -#}
 {% macro staging_indexes(key_column, time_column, nodes=[]) -%}
@@ -63,6 +64,7 @@
         {'columns': ['file_id']},
         {'columns': ['loaded_at']},
         {'columns': [time_column]},
+        {'columns': ['dbt_updated_at']},
     ] -%}
     {%- for prefix, column in nodes -%}
         {%- do indexes.append({'columns': ["('" ~ prefix ~ ":' || " ~ column ~ ")"]}) -%}
@@ -83,7 +85,12 @@ staged as (
 {% endif %}
 
 deliveries as (
-    select * from typed
+    -- this run's rows carry its time: the daily tests read the rows of the newest dbt_updated_at
+    -- (macros/test_latest_rows.sql); a key staged before that keeps its delivery keeps its time
+    select
+        typed.*,
+        now() as dbt_updated_at
+    from typed
     {% if files is not none %}
     union all
     select * from staged
@@ -96,4 +103,27 @@ ranked as (
         row_number() over (partition by {{ key_column }} order by file_id, line_no) as delivery_no
     from deliveries
 ),
+{%- endmacro %}
+
+{#- A staging table built before its rows carried `dbt_updated_at` (2026-12-03) gets the column
+    (null: those rows were tested when they were written) and its index in place, so that a daily
+    run after the upgrade needs no full refresh. A pre-hook of the incremental staging models. -#}
+{% macro staging_add_update_time(relation) -%}
+    {%- if is_incremental() -%}
+    do $upgrade$
+    begin
+        if not exists (
+            select 1
+            from information_schema.columns
+            where
+                table_schema = '{{ relation.schema }}'
+                and table_name = '{{ relation.identifier }}'
+                and column_name = 'dbt_updated_at'
+        ) then
+            alter table {{ relation }} add column dbt_updated_at timestamptz;
+            create index on {{ relation }} (dbt_updated_at);
+        end if;
+    end
+    $upgrade$
+    {%- endif -%}
 {%- endmacro %}

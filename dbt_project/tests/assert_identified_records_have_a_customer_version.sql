@@ -9,3 +9,5 @@ from {{ ref('fct_interactions') }}
 where
     is_identified
     and (customer_version_key is null or region_source <> 'customer')
+    -- a daily run checks the rows it wrote (macros/test_latest_rows.sql)
+    and {{ written_by_the_latest_run(ref('fct_interactions')) }}

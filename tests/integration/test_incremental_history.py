@@ -305,31 +305,53 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     kpi_monthly = next(table for table in COMPARED if table[1] == "kpi_monthly")
     assert dump(s.database_url, *kpi_monthly) == full[kpi_monthly]
 
-    # The daily tests of the facts read the rows the latest run wrote, not a year of history every
-    # morning: a bad row an earlier run wrote passes them; `test_every_row` reads it, and fails.
+    # The daily tests of the facts and of the channels' staging tables read the rows the latest
+    # run wrote, not a year of history every morning: a bad row an earlier run wrote passes them;
+    # `test_every_row` reads it, and fails.
     with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
         cur.execute(
             "update marts.fct_interactions set occurred_at = null where interaction_key ="
             " (select interaction_key from marts.fct_interactions order by occurred_at limit 1)"
         )
+        cur.execute(
+            "update staging.stg_web__events set event_at = null where event_id ="
+            " (select event_id from staging.stg_web__events order by event_at limit 1)"
+        )
+        # a staging table built before its rows carried their run's time gets the column and
+        # its index in place (macros/incremental_staging.sql, staging_add_update_time); the view
+        # that reads it is made again by the run
+        cur.execute("alter table staging.stg_web__events drop column dbt_updated_at cascade")
+        cur.execute(
+            "update marts.fct_interactions set customer_version_key = null where interaction_key ="
+            " (select interaction_key from marts.fct_interactions where is_identified"
+            " order by occurred_at limit 1)"
+        )
         conn.commit()
     (tmp_path / late_web.name).rename(late_web)
     assert ingest(s=s, run_checks=False).ok
     dbt("run", *VARS)
-    dbt("test", "-s", "fct_interactions,test_name:not_null", *VARS)
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select count(*), count(dbt_updated_at) from staging.stg_web__events"
+            " union all select count(*), 0 from pg_indexes where schemaname = 'staging'"
+            " and tablename = 'stg_web__events' and indexdef like '%(dbt_updated_at)'"
+        )
+        (staged, with_time), (indexes, _) = cur.fetchall()
+    assert 0 < with_time < staged  # the late file's rows; the rows staged before have none
+    assert indexes == 1
+    selected = (
+        "fct_interactions,test_name:not_null stg_web__events,test_name:not_null"
+        " assert_identified_records_have_a_customer_version"
+    )
+    daily = dbt("test", "-s", *selected.split(), *VARS)
+    assert "not_null_stg_web__events_event_at" in daily  # run, on the late file's rows
     done = subprocess.run(
-        [
-            CLI,
-            "dbt",
-            "test",
-            "-s",
-            "fct_interactions,test_name:not_null",
-            "--vars",
-            "{test_every_row: true}",
-        ],
+        [CLI, "dbt", "test", "-s", *selected.split(), "--vars", "{test_every_row: true}"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert done.returncode != 0, done.stdout[-3000:]
-    assert "not_null_fct_interactions_occurred_at" in done.stdout
+    assert "FAIL 1 not_null_fct_interactions_occurred_at" in done.stdout, done.stdout[-3000:]
+    assert "FAIL 1 not_null_stg_web__events_event_at" in done.stdout, done.stdout[-3000:]
+    assert "FAIL 1 assert_identified_records_have_a_customer_version" in done.stdout

@@ -2,6 +2,7 @@
 {{
     config(
         unique_key='event_id',
+        pre_hook=["{{ staging_add_update_time(this) }}"],
         post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
         indexes=staging_indexes(
             'event_id',
@@ -75,7 +76,8 @@ final as (
         extra,
         file_id,
         line_no,
-        loaded_at
+        loaded_at,
+        dbt_updated_at
     from ranked
     where delivery_no = 1
 )

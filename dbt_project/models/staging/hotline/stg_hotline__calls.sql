@@ -2,6 +2,7 @@
 {{
     config(
         unique_key='call_id',
+        pre_hook=["{{ staging_add_update_time(this) }}"],
         post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
         indexes=staging_indexes(
             'call_id',
@@ -122,7 +123,8 @@ final as (
         handle_seconds,
         file_id,
         line_no,
-        loaded_at
+        loaded_at,
+        dbt_updated_at
     from ranked
     where delivery_no = 1
 )

@@ -2,6 +2,7 @@
 {{
     config(
         unique_key='msg_id',
+        pre_hook=["{{ staging_add_update_time(this) }}"],
         post_hook=["{{ delete_rows_of_replaced_files(this) }}"],
         indexes=staging_indexes(
             'msg_id',
@@ -87,7 +88,8 @@ final as (
         region_code,
         file_id,
         line_no,
-        loaded_at
+        loaded_at,
+        dbt_updated_at
     from ranked
     where delivery_no = 1
 )

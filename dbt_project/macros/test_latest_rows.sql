@@ -50,3 +50,47 @@
     {%- endif -%}
     {{- return("dbt_updated_at = '" ~ at ~ "'::timestamptz") -}}
 {%- endmacro %}
+
+{#- The time of the run before the latest one that wrote `relation` (the newest `dbt_updated_at`
+    below the newest), as text; none after a full refresh (one time only), with
+    `test_every_row`, or while parsing. Every file loaded after it was read by the latest run or
+    is still unread: the reconciliation test checks their days. -#}
+{% macro written_before_the_latest_run(relation) -%}
+    {%- if not execute or var('test_every_row', false) -%}
+        {{- return(none) -}}
+    {%- endif -%}
+    {%- set before -%}
+        select max(earlier.dbt_updated_at)::text
+        from {{ relation }} as earlier
+        where earlier.dbt_updated_at < (select max(latest.dbt_updated_at) from {{ relation }} as latest)
+    {%- endset -%}
+    {{- return(run_query(before).columns[0].values()[0]) -}}
+{%- endmacro %}
+
+{#- The loaded files of the days (source and business date) that hold a file loaded after `since`
+    (the reconciliation test's daily run, above): their ids as a list for `in (...)`, of one
+    source or of all; `null` when there are none. A file loaded since and replaced since is
+    replaced by one loaded since, of the same day; identical re-deliveries (skipped) and rejected
+    files change no count. -#}
+{% macro files_to_reconcile(since, source_name=none) -%}
+    {%- set files -%}
+        select ledger.file_id
+        from {{ source('audit', 'file_ledger') }} as ledger
+        where
+            ledger.status = 'loaded'
+            {%- if source_name %}
+            and ledger.source = '{{ source_name }}'
+            {%- endif %}
+            and (ledger.source, ledger.business_date) in (
+                select recent.source, recent.business_date
+                from {{ source('audit', 'file_ledger') }} as recent
+                where
+                    recent.status = 'loaded'
+                    and recent.source <> 'crm'
+                    and recent.finished_at > '{{ since }}'::timestamptz
+            )
+        order by ledger.file_id
+    {%- endset -%}
+    {%- set ids = run_query(files).columns[0].values() | map('int') | list if execute else [] -%}
+    {{- ids | join(', ') if ids else 'null' -}}
+{%- endmacro %}

@@ -355,3 +355,37 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     assert "FAIL 1 not_null_fct_interactions_occurred_at" in done.stdout, done.stdout[-3000:]
     assert "FAIL 1 not_null_stg_web__events_event_at" in done.stdout, done.stdout[-3000:]
     assert "FAIL 1 assert_identified_records_have_a_customer_version" in done.stdout
+
+    # The reconciliation of the facts with `raw` and the ledger checks, in a daily run, the days
+    # of the files loaded since the run before (the late web file's day): a fact row lost from
+    # another day passes it by, and fails it with `test_every_row`; one lost from that day fails
+    # it (dbt_project/tests/assert_facts_reconcile_with_raw_and_ledger.sql).
+    reconcile = "assert_facts_reconcile_with_raw_and_ledger"
+
+    def lose_a_fact(late: bool) -> None:
+        with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+            cur.execute(
+                "delete from marts.fct_interactions where interaction_key = (select"
+                " interaction_key from marts.fct_interactions where file_id"
+                f" {'=' if late else '<>'} (select file_id from audit.file_ledger"
+                " where file_name = %s and status = 'loaded') order by 1 limit 1)",
+                (late_web.name,),
+            )
+            assert cur.rowcount == 1
+            conn.commit()
+
+    def reconciled(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [CLI, "dbt", "test", "-s", reconcile, *extra],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    lose_a_fact(late=False)
+    dbt("test", "-s", reconcile, *VARS)
+    done = reconciled("--vars", "{test_every_row: true}")
+    assert f"FAIL 1 {reconcile}" in done.stdout, done.stdout[-3000:]
+    lose_a_fact(late=True)
+    done = reconciled(*VARS)
+    assert f"FAIL 1 {reconcile}" in done.stdout, done.stdout[-3000:]

@@ -39,8 +39,13 @@
     The incremental filter re-reads more than changes (the look-back, every record of an
     identity component a new link touched); writing only what changed keeps `dbt_updated_at`
     meaning "changed in that run", which the month-incremental KPI tables rely on
-    (macros/kpi_months.sql). -#}
-{% macro changed_rows_only(relation, cte, key) -%}
+    (macros/kpi_months.sql).
+    `recent`, a condition on the table's rows (alias `existing`) that holds for most of the rows
+    the run re-reads (the look-back): those rows are read once through it and hashed; a record
+    not among them is looked up by key, one index probe each (the day's new records and the few
+    re-read for another reason). When every record was probed, the look-back's 290,000 probes
+    into a year's 17 M rows took 3.2 s. -#}
+{% macro changed_rows_only(relation, cte, key, recent) -%}
     {%- if execute and is_incremental() -%}
         {%- set columns = [] -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}
@@ -48,17 +53,33 @@
                 {%- do columns.append(adapter.quote(column.name)) -%}
             {%- endif -%}
         {%- endfor %}
+        {%- set new_values -%}
+            ({%- for column in columns %}{{ cte }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%})
+        {%- endset %}
 select {{ cte }}.*
 from {{ cte }}
-left join {{ relation }} as existing
-    on {{ cte }}.{{ key }} = existing.{{ key }}
+left join (
+    select existing.*
+    from {{ relation }} as existing
+    where {{ recent }}
+) as recent_rows
+    on {{ cte }}.{{ key }} = recent_rows.{{ key }}
 where
-    existing.{{ key }} is null
-    or (
-        {%- for column in columns %}{{ cte }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
-    ) is distinct from (
-        {%- for column in columns %}existing.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
-    )
+    case
+        when recent_rows.{{ key }} is not null
+            then {{ new_values }} is distinct from (
+                {%- for column in columns %}recent_rows.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+            )
+        else not exists (
+            select
+            from {{ relation }} as existing
+            where
+                existing.{{ key }} = {{ cte }}.{{ key }}
+                and {{ new_values }} is not distinct from (
+                    {%- for column in columns %}existing.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
+                )
+        )
+    end
     {%- else %}
 select * from {{ cte }}
     {%- endif -%}

@@ -231,4 +231,8 @@ final as (
         on with_region.business_type = business_types.business_type
 )
 
-{{ changed_rows_only(this, 'final', 'interaction_key') }}
+{#- the look-back's rows are compared with the table's rows of the same days, read by date #}
+{{ changed_rows_only(
+    this, 'final', 'interaction_key',
+    recent="existing.occurred_date >= (" ~ look_back_from ~ " at time zone 'Asia/Shanghai')::date",
+) }}

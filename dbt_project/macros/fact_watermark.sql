@@ -42,9 +42,9 @@
     (macros/kpi_months.sql).
     `recent`, a condition on the table's rows (alias `existing`) that holds for most of the rows
     the run re-reads (the look-back): those rows are read once through it and hashed; a record
-    not among them is looked up by key, one index probe each (the day's new records and the few
-    re-read for another reason). When every record was probed, the look-back's 290,000 probes
-    into a year's 17 M rows took 3.2 s. -#}
+    not among them is looked up by key, one index probe each (the day's new records and those
+    re-read for a link or a CRM version, spread over the history). The figures: docs/mart.md,
+    "Incremental facts". -#}
 {% macro changed_rows_only(relation, cte, key, recent) -%}
     {%- if execute and is_incremental() -%}
         {%- set columns = [] -%}

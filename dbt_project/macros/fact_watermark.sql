@@ -53,9 +53,12 @@
                 {%- do columns.append(adapter.quote(column.name)) -%}
             {%- endif -%}
         {%- endfor %}
-        {%- set new_values -%}
-            ({%- for column in columns %}{{ cte }}.{{ column }}{{ ", " if not loop.last }}{% endfor -%})
-        {%- endset %}
+        {%- set row_of = {} -%}
+        {%- for alias in [cte, 'recent_rows', 'existing'] -%}
+            {%- set values = [] -%}
+            {%- for column in columns %}{% do values.append(alias ~ '.' ~ column) %}{% endfor -%}
+            {%- do row_of.update({alias: '(' ~ values | join(', ') ~ ')'}) -%}
+        {%- endfor %}
 select {{ cte }}.*
 from {{ cte }}
 left join (
@@ -67,17 +70,13 @@ left join (
 where
     case
         when recent_rows.{{ key }} is not null
-            then {{ new_values }} is distinct from (
-                {%- for column in columns %}recent_rows.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
-            )
+            then {{ row_of[cte] }} is distinct from {{ row_of['recent_rows'] }}
         else not exists (
             select
             from {{ relation }} as existing
             where
                 existing.{{ key }} = {{ cte }}.{{ key }}
-                and {{ new_values }} is not distinct from (
-                    {%- for column in columns %}existing.{{ column }}{{ ", " if not loop.last }}{% endfor -%}
-                )
+                and {{ row_of[cte] }} is not distinct from {{ row_of['existing'] }}
         )
     end
     {%- else %}

@@ -68,19 +68,16 @@
 {%- endmacro %}
 
 {#- The loaded files of the days (source and business date) that hold a file loaded after `since`
-    (the reconciliation test's daily run, above): their ids as a list for `in (...)`, of one
-    source or of all; `null` when there are none. A file loaded since and replaced since is
-    replaced by one loaded since, of the same day; identical re-deliveries (skipped) and rejected
-    files change no count. -#}
-{% macro files_to_reconcile(since, source_name=none) -%}
+    (the reconciliation test's daily run, above): their ids as a list for `in (...)` (a raw
+    table holds its own source's files only), `null` when there are none. A file loaded since
+    and replaced since is replaced by one loaded since, of the same day; identical re-deliveries
+    (skipped) and rejected files change no count. -#}
+{% macro files_to_reconcile(since) -%}
     {%- set files -%}
         select ledger.file_id
         from {{ source('audit', 'file_ledger') }} as ledger
         where
             ledger.status = 'loaded'
-            {%- if source_name %}
-            and ledger.source = '{{ source_name }}'
-            {%- endif %}
             and (ledger.source, ledger.business_date) in (
                 select recent.source, recent.business_date
                 from {{ source('audit', 'file_ledger') }} as recent

@@ -23,6 +23,7 @@
     ('halls', source('halls', 'hall_txn'), ref('stg_halls__transactions'), 'txn_id'),
 ] %}
 {%- set since = written_before_the_latest_run(ref('fct_interactions')) %}
+{%- set checked_files = files_to_reconcile(since) if since is not none else none %}
 with ledger as (
     select * from {{ source('audit', 'file_ledger') }}
     where status = 'loaded'
@@ -48,7 +49,7 @@ raw_rows as (
     from {{ raw }} as delivered
     left join {{ staged }} as staged
         on delivered.{{ key }} = staged.{{ key }}
-    where delivered._file_id in ({{ files_to_reconcile(since, name) }})
+    where delivered._file_id in ({{ checked_files }})
     {%- endif %}
     {%- endfor %}
     union all
@@ -115,7 +116,7 @@ facts_by_file as (
         count(*) as fact_rows
     from {{ ref('fct_interactions') }}
     {%- if since is not none %}
-    where file_id in ({{ files_to_reconcile(since) }})
+    where file_id in ({{ checked_files }})
     {%- endif %}
     group by
         source,
@@ -142,7 +143,7 @@ checked_days as (
         source,
         business_date
     from ledger
-    where file_id in ({{ files_to_reconcile(since) }})
+    where file_id in ({{ checked_files }})
 ),
 
 {% endif -%}

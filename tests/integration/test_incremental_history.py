@@ -64,6 +64,11 @@ MONTH_INCREMENTAL = ("kpi_monthly",)
 CUSTOMER_INCREMENTAL = ("customer_channel_preference", "channel_guidance_unranked")
 
 
+def dbt_that_may_fail(*args: str) -> subprocess.CompletedProcess:
+    """``channel-dw dbt`` with its output and exit code, for the commands meant to fail."""
+    return subprocess.run([CLI, "dbt", *args], capture_output=True, text=True, check=False)
+
+
 def built_at(url: str) -> dict[tuple[str, date], object]:
     """When each month of each incremental KPI table was last built."""
     built = {}
@@ -345,12 +350,7 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     )
     daily = dbt("test", "-s", *selected.split(), *VARS)
     assert "not_null_stg_web__events_event_at" in daily  # run, on the late file's rows
-    done = subprocess.run(
-        [CLI, "dbt", "test", "-s", *selected.split(), "--vars", "{test_every_row: true}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = dbt_that_may_fail("test", "-s", *selected.split(), "--vars", "{test_every_row: true}")
     assert done.returncode != 0, done.stdout[-3000:]
     assert "FAIL 1 not_null_fct_interactions_occurred_at" in done.stdout, done.stdout[-3000:]
     assert "FAIL 1 not_null_stg_web__events_event_at" in done.stdout, done.stdout[-3000:]
@@ -374,18 +374,10 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
             assert cur.rowcount == 1
             conn.commit()
 
-    def reconciled(*extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [CLI, "dbt", "test", "-s", reconcile, *extra],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-
     lose_a_fact(late=False)
     dbt("test", "-s", reconcile, *VARS)
-    done = reconciled("--vars", "{test_every_row: true}")
+    done = dbt_that_may_fail("test", "-s", reconcile, "--vars", "{test_every_row: true}")
     assert f"FAIL 1 {reconcile}" in done.stdout, done.stdout[-3000:]
     lose_a_fact(late=True)
-    done = reconciled(*VARS)
+    done = dbt_that_may_fail("test", "-s", reconcile, *VARS)
     assert f"FAIL 1 {reconcile}" in done.stdout, done.stdout[-3000:]

@@ -7,7 +7,10 @@
     incremental facts, the survey view over them, the month-incremental KPI tables) it becomes "the rows of the newest `dbt_updated_at`": after a full refresh that is every row;
     after a daily run, the rows that run wrote, so the daily tests do not read a year of history
     the earlier runs already checked. Unique keys are also unique indexes on those tables, so a
-    duplicate against an older row cannot get in. Any other model's tests read every row, as do
+    duplicate against an older row cannot get in. The tests of the `raw` tables (sources, one
+    partition per file) have the placeholder `__files_loaded_since_the_facts_previous_run__`:
+    they read the files loaded since the facts' run before the latest one
+    (`loaded_since_the_facts_previous_run`). Any other model's tests read every row, as do
     all tests with `--vars '{test_every_row: true}'` (docs/mart.md, "Tests on a year of
     history"). -#}
 {% macro default__get_where_subquery(relation) -%}
@@ -20,6 +23,8 @@
                 {%- set where = written_by_the_latest_run(relation) -%}
             {%- endif -%}
         {%- endif -%}
+    {%- elif where == '__files_loaded_since_the_facts_previous_run__' -%}
+        {%- set where = loaded_since_the_facts_previous_run() -%}
     {%- endif -%}
     {%- if where -%}
         {%- set filtered -%}
@@ -90,4 +95,34 @@
     {%- endset -%}
     {%- set ids = run_query(files).columns[0].values() | map('int') | list if execute else [] -%}
     {{- ids | join(', ') if ids else 'null' -}}
+{%- endmacro %}
+
+{#- The condition on a `raw` table (one partition per file) for its files loaded since the run
+    before the latest one that wrote `fct_interactions`: in a daily `dbt build`, whose source tests
+    run before the facts, yesterday's files and today's; after it, today's. The ids go into the
+    query as literals, so PostgreSQL reads those partitions only. `true` (every file) when the
+    facts have one run only (a full refresh), do not exist yet, with `test_every_row`, or while
+    parsing; `false` when no file was loaded since. -#}
+{% macro loaded_since_the_facts_previous_run() -%}
+    {%- if not execute or var('test_every_row', false) -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set facts = adapter.get_relation(
+        database=target.database,
+        schema=generate_schema_name('marts', none),
+        identifier='fct_interactions',
+    ) -%}
+    {%- set since = written_before_the_latest_run(facts) if facts is not none else none -%}
+    {%- if since is none -%}
+        {{- return('true') -}}
+    {%- endif -%}
+    {%- set files -%}
+        {#- (the ledger by name: a source() here would be a dependency the test does not declare) #}
+        select ledger.file_id
+        from audit.file_ledger as ledger
+        where ledger.status = 'loaded' and ledger.finished_at > '{{ since }}'::timestamptz
+        order by ledger.file_id
+    {%- endset -%}
+    {%- set ids = run_query(files).columns[0].values() | map('int') | list -%}
+    {{- return('_file_id in (' ~ (ids | join(', ')) ~ ')' if ids else 'false') -}}
 {%- endmacro %}

@@ -331,6 +331,13 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
             " (select interaction_key from marts.fct_interactions where is_identified"
             " order by occurred_at limit 1)"
         )
+        # a raw row of a file loaded before: the raw tables' tests read the files loaded since
+        cur.execute(
+            "update raw.web_events as w set event_id = null from (select _file_id, _line,"
+            " event_id from raw.web_events limit 1) as old where (w._file_id, w._line) ="
+            " (old._file_id, old._line) returning old._file_id, old._line, old.event_id"
+        )
+        old_raw_row = cur.fetchone()
         conn.commit()
     (tmp_path / late_web.name).rename(late_web)
     assert ingest(s=s, run_checks=False).ok
@@ -346,7 +353,7 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     assert indexes == 1
     selected = (
         "fct_interactions,test_name:not_null stg_web__events,test_name:not_null"
-        " assert_identified_records_have_a_customer_version"
+        " assert_identified_records_have_a_customer_version source:web"
     )
     daily = dbt("test", "-s", *selected.split(), *VARS)
     assert "not_null_stg_web__events_event_at" in daily  # run, on the late file's rows
@@ -355,6 +362,28 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     assert "FAIL 1 not_null_fct_interactions_occurred_at" in done.stdout, done.stdout[-3000:]
     assert "FAIL 1 not_null_stg_web__events_event_at" in done.stdout, done.stdout[-3000:]
     assert "FAIL 1 assert_identified_records_have_a_customer_version" in done.stdout
+    assert "FAIL 1 source_not_null_web_web_events_event_id" in done.stdout, done.stdout[-3000:]
+    # ... and a bad row of a file loaded since the facts' run before the latest fails them daily
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "update raw.web_events as w set event_id = null from (select _file_id, _line,"
+            " event_id from raw.web_events where _file_id = (select file_id from"
+            " audit.file_ledger where file_name = %s and status = 'loaded') limit 1) as new"
+            " where (w._file_id, w._line) = (new._file_id, new._line)"
+            " returning new._file_id, new._line, new.event_id",
+            (late_web.name,),
+        )
+        new_raw_row = cur.fetchone()
+        conn.commit()
+    done = dbt_that_may_fail("test", "-s", "source:web", *VARS)
+    assert "FAIL 1 source_not_null_web_web_events_event_id" in done.stdout, done.stdout[-3000:]
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        for file_id, line, event_id in (old_raw_row, new_raw_row):  # as they were
+            cur.execute(
+                "update raw.web_events set event_id = %s where (_file_id, _line) = (%s, %s)",
+                (event_id, file_id, line),
+            )
+        conn.commit()
 
     # The reconciliation of the facts with `raw` and the ledger checks, in a daily run, the days
     # of the files loaded since the run before (the late web file's day): a fact row lost from

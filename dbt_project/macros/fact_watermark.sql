@@ -40,12 +40,13 @@
     identity component a new link touched); writing only what changed keeps `dbt_updated_at`
     meaning "changed in that run", which the month-incremental KPI tables rely on
     (macros/kpi_months.sql).
-    `recent`, a condition on the table's rows (alias `existing`) that holds for most of the rows
-    the run re-reads (the look-back): those rows are read once through it and hashed; a record
-    not among them is looked up by key, one index probe each (the day's new records and those
-    re-read for a link or a CRM version, spread over the history). The figures: docs/mart.md,
-    "Incremental facts". -#}
-{% macro changed_rows_only(relation, cte, key, recent) -%}
+    `recent_column` >= `recent_from` holds for most of the rows the run re-reads (the
+    look-back): the table's rows of those days are read once through it and hashed. A record of
+    those days that is not among them is written without a look-up: the table has no row with its
+    key (a new record, most of a day's) or has one of another day, which differs. A record of an
+    earlier day is looked up by key, one index probe each (those re-read for a link or a CRM
+    version, spread over the history). The figures: docs/mart.md, "Incremental facts". -#}
+{% macro changed_rows_only(relation, cte, key, recent_column, recent_from) -%}
     {%- if execute and is_incremental() -%}
         {%- set columns = [] -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}
@@ -64,13 +65,15 @@ from {{ cte }}
 left join (
     select existing.*
     from {{ relation }} as existing
-    where {{ recent }}
+    where existing.{{ recent_column }} >= {{ recent_from }}
 ) as recent_rows
     on {{ cte }}.{{ key }} = recent_rows.{{ key }}
 where
     case
         when recent_rows.{{ key }} is not null
             then {{ row_of[cte] }} is distinct from {{ row_of['recent_rows'] }}
+        when {{ cte }}.{{ recent_column }} >= {{ recent_from }}
+            then true
         else not exists (
             select
             from {{ relation }} as existing

@@ -234,5 +234,6 @@ final as (
 {#- the look-back's rows are compared with the table's rows of the same days, read by date #}
 {{ changed_rows_only(
     this, 'final', 'interaction_key',
-    recent="existing.occurred_date >= (" ~ look_back_from ~ " at time zone 'Asia/Shanghai')::date",
+    recent_column='occurred_date',
+    recent_from="(" ~ look_back_from ~ " at time zone 'Asia/Shanghai')::date",
 ) }}

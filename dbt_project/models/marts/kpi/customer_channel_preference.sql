@@ -46,36 +46,42 @@ settings as (
 ),
 
 months as (
+    -- the months rebuilt whole (every month on a full build): those with records to rebuild
     select distinct occurred_month as month
     from interactions
     where {{ in_rebuilt_months('occurred_date', months) }}
-    {%- if customers is not none %}
-    union
-    -- the months the table holds, from the first a rebuilt customer changed in
-    select held.month
-    from unnest({{ held_months }}) as held (month)
-    where held.month >= (select min(rebuilt_customers.from_month) from rebuilt_customers)
-    {%- endif %}
 ),
 
 active_in_months as (
     {{ active_customers_at_month_end('months', 'history', ['value_tier', 'is_high_value']) }}
 ),
+{%- if customers is not none %}
+
+customer_months as (
+    -- a rebuilt customer's other months: those the table holds, from the first that changed for
+    -- it (its active status is looked up for these alone, not for every customer in them)
+    select
+        held.month,
+        rebuilt_customers.customer_id
+    from rebuilt_customers
+    inner join unnest({{ held_months }}) as held (month)
+        on rebuilt_customers.from_month <= held.month
+    where not {{ in_rebuilt_months('held.month', months) }}
+),
+
+active_customer_months as (
+    {{ active_customers_at_month_end(
+        'customer_months', 'history', ['value_tier', 'is_high_value'], customers=true
+    ) }}
+),
+{%- endif %}
 
 active_customers as (
     -- the rows rebuilt: every active customer of a rebuilt month, a rebuilt customer from its month
-    select active_in_months.*
-    from active_in_months
-    where {{ in_rebuilt_months('active_in_months.month', months) }}
+    select * from active_in_months
     {%- if customers is not none %}
     union all
-    select active_in_months.*
-    from active_in_months
-    inner join rebuilt_customers
-        on
-            active_in_months.customer_id = rebuilt_customers.customer_id
-            and active_in_months.month >= rebuilt_customers.from_month
-    where not {{ in_rebuilt_months('active_in_months.month', months) }}
+    select * from active_customer_months
     {%- endif %}
 ),
 

@@ -52,6 +52,7 @@ COMPARED = (
     ("marts", "fct_hotline_calls", "call_id"),
     ("marts", "fct_store_orders", "order_key"),
     ("marts", "fct_survey_scores", "survey_key"),
+    ("marts", "identity_coverage", "occurred_month, channel"),
     ("marts", "kpi_monthly", "month, region_code, kpi_code, channel"),
     ("marts", "customer_channel_preference", "month, customer_id, channel"),
     ("marts", "channel_guidance_list", "month, region_code, priority_in_region"),
@@ -283,6 +284,21 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     # a sum of 0 may keep its row on the incremental path; a full build writes none
     full_sums = nonzero_sums(s.database_url)
     assert incremental_sums == full_sums
+    # identity_coverage is made of those sums: it counts the facts as a count of them would
+    with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
+        cur.execute(
+            "select occurred_month, channel, count(*), count(*) filter (where is_identified),"
+            " count(*) filter (where not is_identified),"
+            " round(count(*) filter (where is_identified)::numeric / count(*), 4),"
+            " count(*) filter (where identified_by = 'msisdn'),"
+            " count(*) filter (where identified_by = 'member_id'),"
+            " count(*) filter (where identified_by in ('app_uid', 'web_visitor', 'store_account'))"
+            " from marts.fct_interactions group by 1, 2 order by 1, 2"
+        )
+        counted = cur.fetchall()
+    coverage = full[("marts", "identity_coverage", "occurred_month, channel")]
+    assert coverage == counted
+    assert any(row[6] for row in coverage) and any(row[8] for row in coverage)  # msisdn, links
 
     # The facts refreshed in full alone: every fact row is new to the customer-incremental tables,
     # which rebuild themselves whole (not customer by customer), to the same rows.

@@ -29,7 +29,7 @@
     'interaction_key', 'source', 'channel', 'event_type', 'business_type', 'occurred_at',
     'occurred_date', 'occurred_month', 'is_attempt', 'is_success', 'is_transaction', 'amount_yuan',
     'is_refunded', 'has_pickup_hall', 'survey_score', 'is_complaint_flagged', 'customer_id',
-    'is_identified', 'region_code', 'session_id', 'app_uid',
+    'is_identified', 'identified_by', 'region_code', 'session_id', 'app_uid',
 ] %}
 {%- set call_columns = [
     'call_id', 'call_date', 'call_month', 'region_code', 'is_agent_call', 'is_abandoned',
@@ -175,7 +175,14 @@ by_channel as (
             where source in ('web', 'app') and event_type = 'register'
         ) as registrations,
         sum(sign) filter (where is_attempt) as attempts,
-        sum(sign) filter (where is_attempt and is_identified) as identified_attempts
+        sum(sign) filter (where is_attempt and is_identified) as identified_attempts,
+        -- identity_coverage's (not KPIs): the records tied to a customer, and by which identifier
+        sum(sign) filter (where is_identified) as identified_records,
+        sum(sign) filter (where identified_by = 'msisdn') as identified_by_msisdn,
+        sum(sign) filter (where identified_by = 'member_id') as identified_by_member_id,
+        sum(sign) filter (
+            where identified_by in ('app_uid', 'web_visitor', 'store_account')
+        ) as identified_by_link
     from records
     group by
         occurred_month,
@@ -212,7 +219,11 @@ record_sums as (
         ('complaints', by_channel.complaints),
         ('registrations', by_channel.registrations),
         ('attempts', by_channel.attempts),
-        ('identified_attempts', by_channel.identified_attempts)
+        ('identified_attempts', by_channel.identified_attempts),
+        ('identified_records', by_channel.identified_records),
+        ('identified_by_msisdn', by_channel.identified_by_msisdn),
+        ('identified_by_member_id', by_channel.identified_by_member_id),
+        ('identified_by_link', by_channel.identified_by_link)
     ) as measures (measure, amount)
 ),
 

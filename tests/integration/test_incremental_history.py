@@ -70,6 +70,19 @@ def dbt_that_may_fail(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CLI, "dbt", *args], capture_output=True, text=True, check=False)
 
 
+def blank_a_raw_event_id(cur, files: str = "true", params: tuple = ()) -> tuple:
+    """Sets one `raw.web_events` row's event_id (of a file `files` picks) to null; returns its
+    file id, line and event id as they were."""
+    cur.execute(
+        "update raw.web_events as w set event_id = null from (select _file_id, _line, event_id"
+        f" from raw.web_events where {files} limit 1) as was"
+        " where (w._file_id, w._line) = (was._file_id, was._line)"
+        " returning was._file_id, was._line, was.event_id",
+        params,
+    )
+    return cur.fetchone()
+
+
 def built_at(url: str) -> dict[tuple[str, date], object]:
     """When each month of each incremental KPI table was last built."""
     built = {}
@@ -348,12 +361,7 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
             " order by occurred_at limit 1)"
         )
         # a raw row of a file loaded before: the raw tables' tests read the files loaded since
-        cur.execute(
-            "update raw.web_events as w set event_id = null from (select _file_id, _line,"
-            " event_id from raw.web_events limit 1) as old where (w._file_id, w._line) ="
-            " (old._file_id, old._line) returning old._file_id, old._line, old.event_id"
-        )
-        old_raw_row = cur.fetchone()
+        old_raw_row = blank_a_raw_event_id(cur)
         conn.commit()
     (tmp_path / late_web.name).rename(late_web)
     assert ingest(s=s, run_checks=False).ok
@@ -381,15 +389,12 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
     assert "FAIL 1 source_not_null_web_web_events_event_id" in done.stdout, done.stdout[-3000:]
     # ... and a bad row of a file loaded since the facts' run before the latest fails them daily
     with contextlib.closing(psycopg2.connect(s.database_url)) as conn, conn.cursor() as cur:
-        cur.execute(
-            "update raw.web_events as w set event_id = null from (select _file_id, _line,"
-            " event_id from raw.web_events where _file_id = (select file_id from"
-            " audit.file_ledger where file_name = %s and status = 'loaded') limit 1) as new"
-            " where (w._file_id, w._line) = (new._file_id, new._line)"
-            " returning new._file_id, new._line, new.event_id",
+        new_raw_row = blank_a_raw_event_id(
+            cur,
+            "_file_id = (select file_id from audit.file_ledger"
+            " where file_name = %s and status = 'loaded')",
             (late_web.name,),
         )
-        new_raw_row = cur.fetchone()
         conn.commit()
     done = dbt_that_may_fail("test", "-s", "source:web", *VARS)
     assert "FAIL 1 source_not_null_web_web_events_event_id" in done.stdout, done.stdout[-3000:]

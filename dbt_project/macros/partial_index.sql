@@ -1,8 +1,9 @@
-{#- A post-hook: an index on `column` over the rows where it is not null, unless the table has it
-    already (dbt's `indexes` config has no `where`, and builds its indexes only with the table). The
-    name is PostgreSQL's choice: on a full refresh the table being replaced still holds one of the
-    same definition until the run ends. -#}
-{% macro create_partial_index(relation, column) -%}
+{#- A post-hook: an index on `column` over the rows where it is not null (or where `where` holds),
+    unless the table has one on that column for a part of its rows already (dbt's `indexes` config
+    has no `where`, and builds its indexes only with the table). The name is PostgreSQL's choice:
+    on a full refresh the table being replaced still holds one of the same definition until the run
+    ends. -#}
+{% macro create_partial_index(relation, column, where=none) -%}
     do $$
     begin
         if not exists (
@@ -11,9 +12,10 @@
             where
                 schemaname = '{{ relation.schema }}'
                 and tablename = '{{ relation.identifier }}'
-                and indexdef like '%({{ column }}) WHERE ({{ column }} IS NOT NULL)'
+                and indexdef like '%({{ column }}) WHERE %'
         ) then
-            create index on {{ relation }} ({{ column }}) where {{ column }} is not null;
+            create index on {{ relation }} ({{ column }})
+            where {{ where or column ~ ' is not null' }};
         end if;
     end
     $$

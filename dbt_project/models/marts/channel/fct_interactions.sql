@@ -9,6 +9,7 @@
             "{{ delete_rows_of_replaced_files(this, logged=true) }}",
             "{{ create_partial_index(this, 'session_id') }}",
             "{{ create_partial_index(this, 'app_uid') }}",
+            "{{ create_partial_index(this, 'source_record_id', where=\"source = 'stores'\") }}",
         ],
         indexes=[
             {'columns': ['interaction_key'], 'unique': true},
@@ -80,12 +81,13 @@ changed_customers as (
 
 affected_nodes as (
     -- the identifiers of the components a new link touched (links are timeless: old records
-    -- change customer too), and those of the customers with a new CRM version
+    -- change customer too). Not those of a customer with a new CRM version: a version moves no
+    -- record to another customer (the CRM's links are edges of the graph, and a new one touches
+    -- its component), only the version and region of the customer's own records from the time
+    -- it holds, which `reread` finds by customer
     select resolved.identifier
     from resolved
-    where
-        resolved.component in ({{ touched_components }})
-        or resolved.customer_id in (select changed_customers.customer_id from changed_customers)
+    where resolved.component in ({{ touched_components }})
 ),
 
 reread as (
@@ -123,15 +125,19 @@ incremental as (
     -- with `= any(array(...))` PostgreSQL runs the sub-query once and probes the index with its
     -- values, where a join would be planned from an estimate of how many there are (at 17 million
     -- records it guessed 40 times too many and sorted every staged record instead). Store orders
-    -- are a view without indexes: there a hashed `in` is the look-up (`= any` of a computed array
-    -- compares each row with every value).
+    -- (a small table without those indexes) are one branch with every reason as a hashed `in`
+    -- (`= any` of a computed array compares each row with every value), read once.
     select records.*
     from records
-    where records.occurred_at >= {{ look_back_from }}
+    where
+        records.source <> 'stores'
+        and records.occurred_at >= {{ look_back_from }}
     union
     select records.*
     from records
-    where records.loaded_at > {{ seen_loaded_at }}
+    where
+        records.source <> 'stores'
+        and records.loaded_at > {{ seen_loaded_at }}
     {%- for column, wanted in [
         ('msisdn_node', 'affected_nodes.identifier from affected_nodes'),
         ('member_node', 'affected_nodes.identifier from affected_nodes'),
@@ -145,13 +151,20 @@ incremental as (
         records.source <> 'stores'
         and records.{{ column }} is not null
         and records.{{ column }} = any(array(select {{ wanted }}))
+    {%- endfor %}
     union
     select records.*
     from records
     where
         records.source = 'stores'
-        and records.{{ column }} in (select {{ wanted }})
-    {%- endfor %}
+        and (
+            records.occurred_at >= {{ look_back_from }}
+            or records.loaded_at > {{ seen_loaded_at }}
+            or records.msisdn_node in (select affected_nodes.identifier from affected_nodes)
+            or records.member_node in (select affected_nodes.identifier from affected_nodes)
+            or records.observed_node in (select affected_nodes.identifier from affected_nodes)
+            or records.interaction_key in (select reread.interaction_key from reread)
+        )
 ),
 {% else %}
 incremental as (

@@ -5,6 +5,8 @@ with orders as (
 ),
 
 interactions as (
+    -- found through the facts' partial index on source_record_id of the store rows: a scan of
+    -- every record was most of this model's time on a year of history
     select * from {{ ref('fct_interactions') }}
     where source = 'stores'
 ),

@@ -1,6 +1,6 @@
 {#- Incremental by customer (dbt_project.yml, macros/kpi_customers.sql): a daily run rebuilds the
     rows of the customers whose records or CRM versions changed, from the first month that changed
-    for them (the score looks back three months: so do the records read), the months of replaced
+    for them (the score looks back three months: so do the counts read), the months of replaced
     deliveries and the new months whole; the pre-hook deletes the same rows first. #}
 {{ config(pre_hook=["{{ delete_kpi_rows_to_rebuild(this, months_after=3) }}"]) }}
 {%- set months = kpi_months_to_rebuild(this, months_after=3, by_customer=true) %}
@@ -17,9 +17,12 @@ rebuilt_customers as (
 ),
 {%- endif %}
 
-interactions as (
-    {{ rows_to_rebuild(ref('fct_interactions'), 'occurred_date', 'occurred_month', months, customers,
-        months_before=3) }}
+-- identified records per customer, channel and month, with the complaints and low scores among
+-- them (int_customer_channel_months), of the rows rebuilt and the three months before
+usage as (
+    {{ rows_to_rebuild(
+        ref('int_customer_channel_months'), 'month', 'month', months, customers, months_before=3
+    ) }}
 ),
 
 history as (
@@ -46,10 +49,10 @@ settings as (
 ),
 
 months as (
-    -- the months rebuilt whole (every month on a full build): those with records to rebuild
-    select distinct occurred_month as month
-    from interactions
-    where {{ in_rebuilt_months('occurred_date', months) }}
+    -- the months rebuilt whole (every month on a full build): those with records
+    select distinct interactions.occurred_month as month
+    from {{ ref('fct_interactions') }} as interactions
+    where {{ in_rebuilt_months('interactions.occurred_date', months) }}
 ),
 
 active_in_months as (
@@ -91,26 +94,6 @@ self_service_channels as (
         cost_rank
     from channels
     where is_self_service
-),
-
-usage as (
-    -- identified records per customer, channel and month, with the complaints and low scores
-    -- among them
-    select
-        occurred_month as month,
-        customer_id,
-        channel,
-        count(*) as records,
-        count(*) filter (
-            where (is_attempt and business_type = 'COMPLAINT') or is_complaint_flagged
-        ) as complaints,
-        count(*) filter (where survey_score <= 2) as low_scores
-    from interactions
-    where is_identified
-    group by
-        occurred_month,
-        customer_id,
-        channel
 ),
 
 customer_channels as (

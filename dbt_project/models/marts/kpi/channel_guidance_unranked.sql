@@ -68,8 +68,15 @@ assisted as (
 ),
 
 ranked as (
+    -- the assisted customers' preference rows, each with the customer's assisted business (one
+    -- row per month and customer: the join adds none). Joined here, not again at the end: there
+    -- the planner, expecting one chosen row for thousands, looped over every assisted row for
+    -- each (33 million on the 12-month bench's next day, 2 s)
     select
         preference.*,
+        assisted.assisted_channels,
+        assisted.offloadable_business_types,
+        assisted.assisted_transactions,
         row_number() over (
             partition by preference.month, preference.customer_id
             order by
@@ -78,13 +85,10 @@ ranked as (
                 preference.channel asc
         ) as preference_rank
     from preference
-    where
-        (preference.month, preference.customer_id) in (
-            select
-                assisted.month,
-                assisted.customer_id
-            from assisted
-        )
+    inner join assisted
+        on
+            preference.month = assisted.month
+            and preference.customer_id = assisted.customer_id
 ),
 
 preferred as (
@@ -126,7 +130,10 @@ chosen as (
             else 'highest_preference_below_threshold'
         end as recommendation_basis,
         preferred.channel as preferred_channel,
-        preferred.preference_score as preferred_score
+        preferred.preference_score as preferred_score,
+        preferred.assisted_channels,
+        preferred.offloadable_business_types,
+        preferred.assisted_transactions
     from preferred
     left join cheapest
         on
@@ -141,9 +148,9 @@ final as (
         chosen.customer_id,
         chosen.value_tier,
         chosen.is_high_value,
-        assisted.assisted_channels,
-        assisted.offloadable_business_types,
-        assisted.assisted_transactions,
+        chosen.assisted_channels,
+        chosen.offloadable_business_types,
+        chosen.assisted_transactions,
         chosen.recommended_channel,
         chosen.recommended_score,
         chosen.recommendation_basis,
@@ -151,10 +158,6 @@ final as (
         chosen.preferred_score,
         now() as dbt_updated_at
     from chosen
-    inner join assisted
-        on
-            chosen.month = assisted.month
-            and chosen.customer_id = assisted.customer_id
 )
 
 select * from final

@@ -10,6 +10,7 @@ Nothing here runs when ``DW_DATABASE_URL`` points at a real server.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import pwd
@@ -27,6 +28,7 @@ from channel_dw.errors import ConfigError
 log = logging.getLogger(__name__)
 
 SERVER_OS_USER = "channeldw"
+USERADD_LOCK = "/tmp/channel-dw-useradd.lock"
 
 # Bulk-load friendly settings for a local warehouse. wal_level=minimal lets a COPY into a table
 # created in the same transaction skip the WAL, which is exactly how every file is loaded.
@@ -85,21 +87,27 @@ def _run_as() -> str | None:
     """The OS user the server runs as: ourselves, or a dedicated user when we are root."""
     if os.geteuid() != 0:
         return None
-    try:
-        pwd.getpwnam(SERVER_OS_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVER_OS_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
+    # Two processes starting servers at once on a fresh machine (`make test` runs two pytest
+    # workers) must not both create the user: two concurrent `useradd` left /etc/passwd with one
+    # uid while a data directory had been given the other. The lock makes the second one wait and
+    # find the user the first one made.
+    with open(USERADD_LOCK, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(SERVER_OS_USER)
+        except KeyError:
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    SERVER_OS_USER,
+                ],
+                check=True,
+                capture_output=True,
+            )
     return SERVER_OS_USER
 
 

@@ -10,6 +10,9 @@
             "{{ create_partial_index(this, 'session_id') }}",
             "{{ create_partial_index(this, 'app_uid') }}",
             "{{ create_partial_index(this, 'source_record_id', where=\"source = 'stores'\") }}",
+            "{{ create_partial_index(
+                this, 'customer_id, occurred_month', where=\"channel in ('HOTLINE_AGENT', 'HALL')\"
+            ) }}",
         ],
         indexes=[
             {'columns': ['interaction_key'], 'unique': true},

@@ -6,12 +6,15 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
+
+from channel_dw.sources.ahead import in_order
 
 if TYPE_CHECKING:
     from channel_dw.sources.columnar import Batch
@@ -86,15 +89,23 @@ def copy_text(rows: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _render(rows: pa.Table, file_id: int) -> bytes:
+    """A batch's rows with the file id appended, as COPY text."""
+    ids = pa.array(np.full(rows.num_rows, file_id, dtype=np.int64))
+    return copy_text(rows.append_column("_file_id", ids))
+
+
 class BatchStream:
     """A read-only file object for ``cursor.copy_expert`` over a reader's batches, in COPY's text
     format.
 
     A thread pulls the batches (the reader's parsing and checks run in pyarrow, which releases the
-    GIL), renders each as COPY text (:func:`copy_text`: NULL is ``\\N``, an empty text stays
-    empty) with the file id appended, and queues a few of them; ``read()`` hands
-    them to psycopg2, which sends them while the next chunk is being parsed. Memory stays at the
-    few queued chunks. ``on_batch`` sees every batch first (counting, quarantine, progress).
+    GIL, on the reader's own threads), renders each as COPY text (:func:`copy_text`: NULL is
+    ``\\N``, an empty text stays empty) with the file id appended, on a pool of the reader
+    threads' size (:func:`~channel_dw.sources.ahead.in_order`, in order), and queues a few of them;
+    ``read()`` hands them to psycopg2, which sends them while the next chunks are being parsed.
+    Memory stays at the few queued chunks. ``on_batch`` sees every batch first, in order
+    (counting, quarantine, progress).
 
     An exception in the reader (a :class:`FileRejected`, a bug) is kept in ``error`` and raised in
     ``read()``, which makes psycopg2 abort the COPY; the caller re-raises ``error``.
@@ -140,19 +151,22 @@ class BatchStream:
 
     def _produce(self) -> None:
         try:
-            for batch in self._batches:
-                self._on_batch(batch)
-                if not batch.num_rows:
-                    continue
-                rows = batch.rows.append_column(
-                    "_file_id", pa.array(np.full(batch.num_rows, self._file_id, dtype=np.int64))
-                )
-                if not self._put(copy_text(rows)):
+            for text in in_order(self._renders(), name="copy-render"):
+                if not self._put(text):
                     return
         except BaseException as exc:
             self._put(exc)
             return
         self._put(self._DONE)
+
+    def _renders(self) -> Iterator[Callable[[], bytes]]:
+        """One job per batch with rows: its COPY text (rendered ahead, on the reader threads'
+        pool size, see :mod:`~channel_dw.sources.ahead`). ``on_batch`` sees the batches here,
+        in order, as they come from the reader."""
+        for batch in self._batches:
+            self._on_batch(batch)
+            if batch.num_rows:
+                yield partial(_render, batch.rows, self._file_id)
 
     def read(self, size: int = -1) -> bytes:
         if self._finished:

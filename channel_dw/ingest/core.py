@@ -193,8 +193,8 @@ def _copy_rows(
     delivery: Delivery,
 ) -> None:
     """Streams the reader's batches into the per-file table, the rejected rows into its
-    quarantine. The reader parses and checks the next chunk on one core while PostgreSQL parses
-    the COPY of the last one on the other (:class:`BatchStream`)."""
+    quarantine. The reader parses and checks the next chunks on its threads while PostgreSQL
+    parses the COPY of the last one (:class:`BatchStream`, :mod:`channel_dw.sources.ahead`)."""
     table = part_table(spec, file_id)
     quarantine = _quarantine_part(file_id)
     with conn.cursor() as cur, tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b") as spool:

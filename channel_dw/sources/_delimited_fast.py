@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from channel_dw.sources import ahead
 from channel_dw.sources import columnar as col
 from channel_dw.sources._delimited import (
     UTF8_BOM,
@@ -116,8 +117,12 @@ def read_delimited_batches(
         header = csv.reader(_decoded_lines([first_line], encoding, name, consumed))
         order = _header_order(header, name, layout, encoding, has_bom, consumed)
         reader = _ChunkReader(name, layout, columns, order, clear)
-        for data, first in col.read_chunks(binary, CHUNK_BYTES, first=2, quote=b'"', name=name):
-            yield from reader.batches(data, first, encoding)
+        chunks = col.read_chunks(binary, CHUNK_BYTES, first=2, quote=b'"', name=name)
+        # Each chunk's batches are read ahead on the reader threads (see ahead.py); only the
+        # generator is made here, its body runs there.
+        jobs = (partial(ahead.Collected, reader.batches(d, f, encoding)) for d, f in chunks)
+        for batches in ahead.in_order(jobs):
+            yield from batches.replay()
 
 
 class _ChunkReader:

@@ -76,8 +76,8 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import ahead, limits
 from channel_dw.sources import columnar as col
-from channel_dw.sources import limits
 from channel_dw.sources.base import (
     Item,
     Rejection,
@@ -257,7 +257,7 @@ _SCHEMA = pa.schema(
     ]
 )
 _PARSE = pj.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="infer")
-_READ = pj.ReadOptions(use_threads=False)  # the other core is PostgreSQL's, parsing the COPY
+_READ = pj.ReadOptions(use_threads=False)  # one thread per chunk: see web.py
 # Lines whose contract keys hold what the schema above does not expect (an integer as a string
 # or a float, text as a number, a part that is not an object): pyarrow would refuse the chunk.
 _SUSPECT = (
@@ -298,20 +298,36 @@ def _line_events(
 ) -> Iterator[col.Batch]:
     """The events of a document in the usual layout, one a line after the header line; returns
     the rest of the document (from the line that closes the events array). Raises _Resume where
-    the layout is not the usual one or a line is not one JSON value."""
+    the layout is not the usual one or a line is not one JSON value.
+
+    The layout of each chunk is read here, in order; its events are parsed ahead, on the reader
+    threads (:mod:`~channel_dw.sources.ahead`)."""
+    found: list[bytes] = []  # the rest of the document, once the jobs reach it
+    for last, batches in ahead.in_order(_event_jobs(f, head, export_date, found)):
+        for batch in batches.replay():  # raises _Resume where the per-line path found one
+            progress.rejected += len(batch.rejections)
+            yield batch
+        progress.events = last
+    return found[0]
+
+
+def _event_jobs(
+    f: BinaryIO, head: bytes, export_date: str | None, found: list[bytes]
+) -> Iterator[Callable[[], tuple[int, ahead.Collected[col.Batch]]]]:
+    """One job per chunk: its event lines' batches and the position of its last event. The rest
+    of the document goes in ``found``."""
     after_comma: bool | None = None  # the last event line ended with a comma (None: no event)
     fast = partial(_fast_batch, export_date=export_date, hint=_Hint())
     slow = partial(_slow_batch, export_date=export_date)
-    chunks = _or_resume(col.read_chunks(f, CHUNK_BYTES), progress)
+    last = 0  # the position of the last event line so far
+    chunks = _or_resume(col.read_chunks(f, CHUNK_BYTES), lambda: last)
     for data, first in chunks:
         lines = col.Lines.of(data, first)
         if not lines.is_utf8():
             raise _Resume(first)
         events, tail_at, last_comma = _layout(lines, after_comma)
-        for batch in col.bisect(lines.slice(0, events), fast, slow):
-            progress.rejected += len(batch.rejections)
-            yield batch
-        progress.events = first + events - 1
+        last = first + events - 1
+        yield partial(_chunk, lines.slice(0, events), fast, slow, last)
         if events:
             after_comma = last_comma
         if tail_at is None:
@@ -322,20 +338,31 @@ def _line_events(
             parts.append(rest)
             size += len(rest)
             if size > _TAIL_LIMIT:
-                raise _Resume(progress.events + 1)
+                raise _Resume(last + 1)
         tail = b"".join(parts)
-        _check_tail(head, tail, progress.events + 1)
-        return tail
-    raise _Resume(progress.events + 1)  # the events array is never closed
+        _check_tail(head, tail, last + 1)
+        found.append(tail)
+        return
+    raise _Resume(last + 1)  # the events array is never closed
 
 
-def _or_resume(chunks: Iterator[tuple[bytes, int]], progress: _Progress):
+def _chunk(
+    lines: col.Lines,
+    fast: Callable[[col.Lines], col.Batch | None],
+    slow: Callable[[col.Lines], col.Batch],
+    last: int,
+) -> tuple[int, ahead.Collected[col.Batch]]:
+    """One chunk's event lines as batches (on a reader thread), with the position of its last."""
+    return last, ahead.Collected(col.bisect(lines, fast, slow))
+
+
+def _or_resume(chunks: Iterator[tuple[bytes, int]], last: Callable[[], int]):
     """The chunks; a line too long for them (a document on a few long lines) is no event line:
-    the streaming parser reads on from the next event."""
+    the streaming parser reads on from the event after ``last()``."""
     try:
         yield from chunks
     except col.LineTooLong:
-        raise _Resume(progress.events + 1) from None
+        raise _Resume(last() + 1) from None
 
 
 def _layout(lines: col.Lines, after_comma: bool | None) -> tuple[int, int | None, bool]:

@@ -63,8 +63,8 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import ahead, limits
 from channel_dw.sources import columnar as col
-from channel_dw.sources import limits
 from channel_dw.sources.base import (
     Item,
     Rejection,
@@ -124,8 +124,12 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
     gz_limit = limits.max_gzip_inflated_bytes() if name.endswith(".gz") else None
     with _open(path) as fh:
         try:
-            for data, first in col.read_chunks(fh, CHUNK_BYTES, name=name):
-                inflated += len(data)
+            jobs = (
+                partial(_chunk, data, first, name)
+                for data, first in col.read_chunks(fh, CHUNK_BYTES, name=name)
+            )
+            for size, batches in ahead.in_order(jobs):
+                inflated += size
                 if gz_limit is not None and inflated > gz_limit:
                     raise FileRejected(
                         file=name,
@@ -137,9 +141,7 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
                         "are far smaller, so it is damaged or a zip bomb (read up to record "
                         f"{records:,}): ask the vendor to deliver it again",
                     )
-                lines = col.Lines.of(data, first)
-                fast = partial(_fast_batch, name=name)
-                for batch in col.bisect(lines, fast, partial(_slow_batch, name=name)):
+                for batch in batches.replay():
                     records += batch.num_rows + len(batch.rejections)
                     yield batch
         except (OSError, EOFError, zlib.error) as exc:
@@ -171,8 +173,8 @@ def read(path: Path) -> Iterator[Item]:
 CHUNK_BYTES = 8 << 20
 _SCHEMA = pa.schema([(key, pa.string()) for key in _KEYS])
 _PARSE = pj.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="infer")
-# One thread: the other core is PostgreSQL's, parsing the COPY; pyarrow's JSON reader spends a
-# third more CPU time on two threads than on one (measured on 8 MB chunks).
+# One thread per chunk: the reader threads parse chunks side by side (ahead.py), and pyarrow's JSON
+# reader spends a third more CPU time on two threads than on one (measured on 8 MB chunks).
 _READ = pj.ReadOptions(use_threads=False)
 _TS = (
     rf"^{col.certain_date()}T{col.certain_time()}(?:\.[0-9]{{1,6}})?"
@@ -180,6 +182,13 @@ _TS = (
 )
 _JSON_SAFE = r'^[^"\\\x00-\x1f]*$'
 _FREE_TEXT = tuple(k for k in _KEYS if k not in ("ts", "event", "msisdn", "amount"))
+
+
+def _chunk(data: bytes, first: int, name: str) -> tuple[int, ahead.Collected[col.Batch]]:
+    """One chunk's batches (run ahead on a reader thread, see :mod:`ahead`) and its size."""
+    lines = col.Lines.of(data, first)
+    fast = partial(_fast_batch, name=name)
+    return len(data), ahead.Collected(col.bisect(lines, fast, partial(_slow_batch, name=name)))
 
 
 def _slow_batch(lines: col.Lines, name: str) -> col.Batch:

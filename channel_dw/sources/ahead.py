@@ -1,0 +1,100 @@
+"""Work on the next chunks of a file on a few threads, with the results in file order.
+
+A reader's work on one chunk (pyarrow's parse, the masks, the per-record rules of the rows the
+masks did not clear) does not depend on the chunks before it, and most of it runs in compiled code
+that releases the GIL. So while the loading core copies one chunk's rows, the next chunks are
+already being read on the other core: :func:`in_order` runs each chunk's job on a small thread
+pool and hands the results back in the order of the jobs, as a plain loop would.
+
+What a loop would do, it still does, in the same order:
+
+* the jobs are taken from their iterator in the consumer's thread, one at a time, so whatever a
+  reader checks between chunks (a size limit, the layout of the next lines) stays sequential;
+* a job's exception is raised where its result would have been, after every earlier result;
+* an exception of the jobs' iterator itself (a file rule broken between chunks) is raised after
+  the results of every job taken before it;
+* at most ``workers + 1`` jobs are in flight, so memory stays at a few chunks;
+* a job that yields batches runs them into a :class:`Collected`, whose ``replay()`` gives them
+  to the consumer and then raises what the batches' iterator raised, where it raised it: the
+  batches before a rule that stops the reading (a file rule, the app reader's hand-over to the
+  streaming parser) are still passed on, as they were when read in place.
+
+``DW_READER_THREADS`` sets the number of threads (default 2, the cores this machine has; 1 runs
+every job in the consumer's thread, as before).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+def threads() -> int:
+    """The threads a reader works on (``DW_READER_THREADS``, default 2)."""
+    value = os.environ.get("DW_READER_THREADS", "2")
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(
+            f"DW_READER_THREADS must be a whole number of threads, not {value!r}"
+        ) from None
+    return max(1, count)
+
+
+def in_order(
+    jobs: Iterator[Callable[[], T]], workers: int | None = None, name: str = "reader"
+) -> Iterator[T]:
+    """The results of ``jobs`` in their order, computed on ``workers`` threads, at most
+    ``workers + 1`` at a time (see the module's docstring)."""
+    workers = threads() if workers is None else workers
+    if workers < 2:
+        for job in jobs:
+            yield job()
+        return
+    pending: deque[Future[T]] = deque()
+    stopped: BaseException | None = None  # what ended the jobs' iterator, if not its end
+    exhausted = False
+    with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
+        try:
+            while True:
+                while not exhausted and len(pending) <= workers:
+                    try:
+                        job = next(jobs)
+                    except StopIteration:
+                        exhausted = True
+                    except BaseException as exc:  # raised after the results before it
+                        exhausted, stopped = True, exc
+                    else:
+                        pending.append(pool.submit(job))
+                if not pending:
+                    break
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # closed early or failed: the jobs not yet begun are dropped
+                future.cancel()
+    if stopped is not None:
+        raise stopped
+
+
+class Collected(Generic[T]):
+    """What an iterator gave before it ended or raised (run on a reader thread); ``replay()``
+    gives it again, then raises what it raised, as iterating it in place would have."""
+
+    def __init__(self, items: Iterable[T]) -> None:
+        self.items: list[T] = []
+        self.error: Exception | None = None
+        try:
+            for item in items:
+                self.items.append(item)
+        except Exception as exc:
+            self.error = exc
+
+    def replay(self) -> Iterator[T]:
+        yield from self.items
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,95 @@
+"""The readers' thread pool: results in order, errors where a plain loop would raise them."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from channel_dw.sources import ahead
+
+
+def _jobs(values, log=None, delay=None):
+    for v in values:
+        if log is not None:
+            log.append(("taken", v))
+
+        def job(v=v):
+            if delay:
+                time.sleep(delay(v))
+            return v, threading.current_thread().name
+
+        yield job
+
+
+def test_results_come_in_job_order_from_the_pool_threads():
+    # The early jobs sleep longest, so they finish last: the order is the jobs', not the pool's.
+    out = list(ahead.in_order(_jobs(range(6), delay=lambda v: 0.05 * (6 - v)), workers=2))
+    assert [v for v, _ in out] == [0, 1, 2, 3, 4, 5]
+    assert all(name.startswith("reader") for _, name in out)
+
+
+def test_one_thread_runs_the_jobs_in_the_callers_thread(monkeypatch):
+    monkeypatch.setenv("DW_READER_THREADS", "1")
+    out = list(ahead.in_order(_jobs(range(3))))
+    assert out == [(0, "MainThread"), (1, "MainThread"), (2, "MainThread")]
+
+
+def test_at_most_workers_plus_one_jobs_are_taken_ahead():
+    log = []
+    results = ahead.in_order(_jobs(range(10), log), workers=2)
+    assert next(results)[0] == 0
+    assert [e for e in log if e[0] == "taken"] == [("taken", 0), ("taken", 1), ("taken", 2)]
+    assert next(results)[0] == 1
+    assert len(log) == 4
+    results.close()
+
+
+def test_a_jobs_error_comes_after_the_earlier_results_and_stops_the_rest():
+    def jobs():
+        yield from _jobs([0, 1])
+        yield lambda: 1 / 0
+        yield from _jobs([3])
+
+    results = ahead.in_order(jobs(), workers=2)
+    assert [next(results)[0], next(results)[0]] == [0, 1]
+    with pytest.raises(ZeroDivisionError):
+        next(results)
+
+
+def test_an_error_between_jobs_comes_after_every_job_taken_before_it():
+    # A reader's file rule checked between chunks (a size limit): the chunks before it are read.
+    def jobs():
+        yield from _jobs([0, 1, 2], delay=lambda v: 0.05)
+        raise ValueError("the file breaks a rule here")
+
+    seen = []
+    with pytest.raises(ValueError, match="breaks a rule"):
+        for v, _ in ahead.in_order(jobs(), workers=2):
+            seen.append(v)
+    assert seen == [0, 1, 2]
+
+
+def test_collected_replays_the_items_then_raises_where_the_iterator_raised():
+    def batches():
+        yield "a"
+        yield "b"
+        raise KeyError("resume at line 7")
+
+    collected = ahead.Collected(batches())
+    replay = collected.replay()
+    assert [next(replay), next(replay)] == ["a", "b"]
+    with pytest.raises(KeyError, match="resume at line 7"):
+        next(replay)
+    assert list(ahead.Collected(iter("xy")).replay()) == ["x", "y"]
+
+
+def test_the_thread_count_is_read_from_the_environment(monkeypatch):
+    monkeypatch.delenv("DW_READER_THREADS", raising=False)
+    assert ahead.threads() == 2
+    monkeypatch.setenv("DW_READER_THREADS", "0")
+    assert ahead.threads() == 1
+    monkeypatch.setenv("DW_READER_THREADS", "two")
+    with pytest.raises(ValueError, match="DW_READER_THREADS must be a whole number"):
+        ahead.threads()

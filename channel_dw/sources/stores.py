@@ -33,9 +33,11 @@ import logging
 import re
 import zipfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +53,8 @@ from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import fromstring
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import ahead, limits
 from channel_dw.sources import columnar as col
-from channel_dw.sources import limits
 from channel_dw.sources._delimited import RowChecks, header_problems, two_decimals
 from channel_dw.sources.base import REGION_CODES, Item, Row, SourceSpec
 
@@ -442,29 +444,31 @@ def check_inflated_size(path: Path) -> None:
 
 
 def _columnar(path: Path, platform: str) -> list[col.Batch]:
-    import fastexcel  # the compiled reader; imported here so that the module loads without it
-
+    # The sheet's XML is checked first: calamine aborts the whole process on some damaged sheets
+    # (tests/unit/test_fuzz_readers.py), which _SheetXml.open() sends elsewhere. Then fastexcel
+    # reads the sheet on a thread of its own (it releases the GIL) while the XML is scanned here:
+    # on a million orders 10.4 s and about 3 s that ran one after the other (AMD EPYC VM). The
+    # pool waits for fastexcel however this ends.
     sheet = _SheetXml.open(path)
     first, last = sheet.value_rows()
-    try:
-        table = fastexcel.read_excel(path).load_sheet(
-            0, header_row=None, skip_rows=0, dtypes="string", eager=True
-        )
-    except Exception as exc:
-        raise _Unsure(f"fastexcel: {exc!r}") from exc
+    with ThreadPoolExecutor(1, thread_name_prefix="fastexcel") as pool:
+        loading = pool.submit(_fastexcel_table, path)
+        try:
+            header_line, header, positions, numeric_at, inexact_at = _scanned(
+                sheet, first, last, platform, path.name
+            )
+        except Exception as exc:  # raised below, after fastexcel's verdict, as before
+            scan_error: Exception | None = exc
+        else:
+            scan_error = None
+        table = loading.result()
     n = table.num_rows
     if n == last:  # fastexcel counts from sheet row 1 when no row is skipped
         first = 1
     if n != last - first + 1:
         raise _Unsure(f"{n} rows from fastexcel, {first}..{last} in the XML")
-    # The header: the first non-blank row, read exactly as the per-record reader reads it.
-    header_line, header = next(
-        ((line, v) for line, v in sheet.rows(range(first, last + 1)) if not _is_blank(v)),
-        (None, None),
-    )
-    if header_line is None:
-        raise _Unsure("no header")
-    positions = _header_positions(header, platform, path.name, header_line)
+    if scan_error is not None:
+        raise scan_error
     hi = header_line - first
     shown = [table.column(j)[hi].as_py() for j in range(table.num_columns)]
     p0 = positions[0]
@@ -481,11 +485,11 @@ def _columnar(path: Path, platform: str) -> list[col.Batch]:
         column: _nulled(table.column(p - c0))
         for column, p in zip(COLUMNS[1:], positions, strict=True)
     }
-    numeric = sheet.numeric_cells(positions[COLUMNS.index("amount_yuan") - 1], first, n)
+    numeric = _at_rows(numeric_at[0], first, n, values=numeric_at[1])
     good, amount = _masks(c, numeric, STATUSES[platform], n)
     blank = col.and_all((pc.is_null(_nulled(x)) for x in table.columns), n)
     data = np.arange(n) > hi
-    good &= data & ~blank & ~sheet.inexact_rows(positions, first, n)
+    good &= data & ~blank & ~_at_rows(inexact_at, first, n)
     lines = np.arange(first, first + n, dtype=np.int64)
     fast = pa.table(
         {
@@ -514,6 +518,43 @@ def _columnar(path: Path, platform: str) -> list[col.Batch]:
     return batches
 
 
+def _scanned(
+    sheet: _SheetXml, first: int, last: int, platform: str, file_name: str
+) -> tuple[int, Sequence[Any], list[int], tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """The header (the first non-blank row, read exactly as the per-record reader reads it), the
+    contract columns' positions, and the sheet rows of numeric amounts and of inexact numbers.
+    Rows before ``first`` hold no value, so fastexcel's counting cannot move the header."""
+    header_line, header = next(
+        ((line, v) for line, v in sheet.rows(range(first, last + 1)) if not _is_blank(v)),
+        (None, None),
+    )
+    if header_line is None or header is None:
+        raise _Unsure("no header")
+    positions = _header_positions(header, platform, file_name, header_line)
+    numeric_at = sheet.numeric_cells(positions[COLUMNS.index("amount_yuan") - 1])
+    return header_line, header, positions, numeric_at, sheet.inexact_rows(positions)
+
+
+def _fastexcel_table(path: Path) -> Any:
+    import fastexcel  # the compiled reader; imported here so that the module loads without it
+
+    try:
+        return fastexcel.read_excel(path).load_sheet(
+            0, header_row=None, skip_rows=0, dtypes="string", eager=True
+        )
+    except Exception as exc:
+        raise _Unsure(f"fastexcel: {exc!r}") from exc
+
+
+def _at_rows(rows: np.ndarray, first: int, n: int, values: np.ndarray | None = None) -> np.ndarray:
+    """For the ``n`` rows from ``first`` on: True at the given sheet rows (or their ``values``)."""
+    out = np.zeros(n, dtype=bool)
+    at = rows - first
+    keep = (at >= 0) & (at < n)
+    out[at[keep]] = True if values is None else values[keep]
+    return out
+
+
 def _nulled(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Empty text as null: the per-record reader makes both None."""
     return pc.if_else(pc.equal(column, ""), pa.scalar(None, pa.string()), column)
@@ -531,23 +572,35 @@ def _masks(
             col.null_or(x, pc.invert(col.matches(x, _AMBIGUOUS))),
         )
 
-    texts = ("order_no", "buyer_account", "phone", "item", "sku", "quantity", "status")
-    masks = [safe(c[k]) for k in (*texts, "member_id", "pickup_hall")]
-    masks += [col.present(c[k]) for k in ("order_no", "sku", "status", "created_time")]
-    masks.append(col.one_of(c["status"], statuses))
-    masks.append(col.matches(c["sku"], _SKU))
-    masks.append(col.matches(c["created_time"], _TIME))
-    masks.append(col.null_or(c["paid_time"], col.matches(c["paid_time"], _TIME)))
-    phone = c["phone"]
-    shapes = pc.or_(col.matches(phone, _MASKED), col.matches(phone, col.MOBILE_SHAPES))
-    masks.append(col.null_or(phone, shapes))
-    masks.append(col.null_or(c["pickup_hall"], col.matches(c["pickup_hall"], _HALL)))
-    masks.append(col.null_or(c["quantity"], col.matches(c["quantity"], r"^[0-9]+$")))
+    def shapes(phone: pa.ChunkedArray) -> pa.Array:
+        return pc.or_(col.matches(phone, _MASKED), col.matches(phone, col.MOBILE_SHAPES))
+
     amount = c["amount_yuan"]
     is_number = pa.array(numeric)
-    as_number = col.matches(amount, _NUMBER_AMOUNT)
-    as_text = pc.and_kleene(safe(amount), col.matches(amount, _TEXT_AMOUNT))
-    masks.append(pc.if_else(is_number, as_number, as_text))
+
+    def amount_shape() -> pa.Array:
+        as_number = col.matches(amount, _NUMBER_AMOUNT)
+        as_text = pc.and_kleene(safe(amount), col.matches(amount, _TEXT_AMOUNT))
+        return pc.if_else(is_number, as_number, as_text)
+
+    texts = ("order_no", "buyer_account", "phone", "item", "sku", "quantity", "status")
+    # Each mask a job: pyarrow's kernels release the GIL, so the reader threads compute them side
+    # by side (3.7 s on one thread for a million orders on the AMD EPYC VM).
+    jobs: list[Callable[[], Any]] = [
+        partial(safe, c[k]) for k in (*texts, "member_id", "pickup_hall")
+    ]
+    jobs += [partial(col.present, c[k]) for k in ("order_no", "sku", "status", "created_time")]
+    jobs += [
+        partial(col.one_of, c["status"], statuses),
+        partial(col.matches, c["sku"], _SKU),
+        partial(col.matches, c["created_time"], _TIME),
+        lambda: col.null_or(c["paid_time"], col.matches(c["paid_time"], _TIME)),
+        lambda: col.null_or(c["phone"], shapes(c["phone"])),
+        lambda: col.null_or(c["pickup_hall"], col.matches(c["pickup_hall"], _HALL)),
+        lambda: col.null_or(c["quantity"], col.matches(c["quantity"], r"^[0-9]+$")),
+        amount_shape,
+    ]
+    masks = list(ahead.in_order(iter(jobs)))
     # A number with two decimals, as two_decimals() writes it: 199 -> 199.00, 199.5 -> 199.50.
     dot = pc.find_substring(amount, ".")
     decimals = pc.if_else(
@@ -650,32 +703,26 @@ class _SheetXml:
         start = self.data.rfind(b'<row r="', 0, at) + 8
         return int(self.data[start : self.data.find(b'"', start)])
 
-    def numeric_cells(self, position: int, first: int, n: int) -> np.ndarray:
-        """True for the rows whose cell in that column is a number (no type, or ``t="n"``)."""
+    def numeric_cells(self, position: int) -> tuple[np.ndarray, np.ndarray]:
+        """The sheet rows of the cells in that column, and whether each is a number (no type, or
+        ``t="n"``)."""
         letter = get_column_letter(position + 1).encode()
         found = re.findall(rb'<c r="' + letter + rb'([0-9]+)"([^>]*)>', self.data)
-        out = np.zeros(n, dtype=bool)
-        if found:
-            rows = np.array([int(r) for r, _ in found], dtype=np.int64) - first
-            typed = np.array([b't="' in a and b't="n"' not in a for _, a in found])
-            keep = (rows >= 0) & (rows < n)
-            out[rows[keep]] = ~typed[keep]
-        return out
+        rows = np.array([int(r) for r, _ in found], dtype=np.int64)
+        typed = np.array([b't="' in a and b't="n"' not in a for _, a in found], dtype=bool)
+        return rows, ~typed
 
-    def inexact_rows(self, positions: list[int], first: int, n: int) -> np.ndarray:
-        """True for the rows with a number that is not an integer literal in a text or quantity
+    def inexact_rows(self, positions: list[int]) -> np.ndarray:
+        """The sheet rows with a number that is not an integer literal in a text or quantity
         column: fastexcel renders such numbers with at most 9 decimals, openpyxl as they are."""
-        out = np.zeros(n, dtype=bool)
         columns = [p for i, p in enumerate(positions) if COLUMNS[i + 1] not in _NOT_TEXT]
         if max(columns) >= 26:
             raise _Unsure("a contract column beyond Z")
         letters = "".join(get_column_letter(p + 1) for p in columns).encode()
         pattern = rb'<c r="[' + letters + rb']([0-9]+)"(?: [st]="[^"]*")*><v>-?[0-9]*[.eE]'
         if _first_match(self.data, pattern.decode()) is None:
-            return out
-        rows = np.array([int(r) for r in re.findall(pattern, self.data)], dtype=np.int64) - first
-        out[rows[(rows >= 0) & (rows < n)]] = True
-        return out
+            return np.zeros(0, dtype=np.int64)
+        return np.array([int(r) for r in re.findall(pattern, self.data)], dtype=np.int64)
 
     def rows(self, lines: Iterable[int]) -> Iterator[tuple[int, tuple[Any, ...]]]:
         """(line, cell values as openpyxl reads them) for the given rows, in ascending order;

@@ -21,6 +21,10 @@ What a loop would do, it still does, in the same order:
 
 ``DW_READER_THREADS`` sets the number of threads (default 2, the cores this machine has; 1 runs
 every job in the consumer's thread, as before).
+
+:func:`beside` is the same idea for one long task (the store reader's fastexcel read of a whole
+sheet): it runs on a thread of its own while the caller works, or, with one thread, in the
+caller's thread when its result is asked for.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -79,6 +84,19 @@ def in_order(
                 future.cancel()
     if stopped is not None:
         raise stopped
+
+
+@contextmanager
+def beside(task: Callable[[], T], name: str = "reader") -> Iterator[Callable[[], T]]:
+    """``task`` started on a thread of its own while the block runs, when the readers have more
+    than one thread; with one (``DW_READER_THREADS=1``), run in the caller's thread when its result
+    is asked for. Gives the function that returns the result (or raises what ``task`` raised); the
+    block's end waits for the thread however the block ends."""
+    if threads() < 2:
+        yield task
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix=name) as pool:
+        yield pool.submit(task).result
 
 
 class Collected(Generic[T]):

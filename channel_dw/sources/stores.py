@@ -34,7 +34,6 @@ import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -447,12 +446,11 @@ def _columnar(path: Path, platform: str) -> list[col.Batch]:
     # The sheet's XML is checked first: calamine aborts the whole process on some damaged sheets
     # (tests/unit/test_fuzz_readers.py), which _SheetXml.open() sends elsewhere. Then fastexcel
     # reads the sheet on a thread of its own (it releases the GIL) while the XML is scanned here:
-    # on a million orders 10.4 s and about 3 s that ran one after the other (AMD EPYC VM). The
-    # pool waits for fastexcel however this ends.
+    # on a million orders 10.4 s and about 3 s that ran one after the other (AMD EPYC VM). With
+    # DW_READER_THREADS=1 it reads after the scans instead (ahead.beside).
     sheet = _SheetXml.open(path)
     first, last = sheet.value_rows()
-    with ThreadPoolExecutor(1, thread_name_prefix="fastexcel") as pool:
-        loading = pool.submit(_fastexcel_table, path)
+    with ahead.beside(partial(_fastexcel_table, path), name="fastexcel") as loaded:
         try:
             header_line, header, positions, numeric_at, inexact_at = _scanned(
                 sheet, first, last, platform, path.name
@@ -461,7 +459,7 @@ def _columnar(path: Path, platform: str) -> list[col.Batch]:
             scan_error: Exception | None = exc
         else:
             scan_error = None
-        table = loading.result()
+        table = loaded()
     n = table.num_rows
     if n == last:  # fastexcel counts from sheet row 1 when no row is skipped
         first = 1

@@ -93,3 +93,38 @@ def test_the_thread_count_is_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("DW_READER_THREADS", "two")
     with pytest.raises(ValueError, match="DW_READER_THREADS must be a whole number"):
         ahead.threads()
+
+
+def test_beside_runs_the_task_on_its_own_thread_while_the_caller_works(monkeypatch):
+    monkeypatch.setenv("DW_READER_THREADS", "2")
+    started = threading.Event()
+
+    def task():
+        started.set()
+        return threading.current_thread().name
+
+    with ahead.beside(task, name="fastexcel") as result:
+        # the task runs before its result is asked for: the caller's work overlaps it
+        assert started.wait(5)
+        assert result().startswith("fastexcel")
+
+
+def test_beside_with_one_thread_runs_the_task_in_the_caller_when_asked(monkeypatch):
+    monkeypatch.setenv("DW_READER_THREADS", "1")
+    log = []
+
+    def task():
+        log.append(threading.current_thread().name)
+        return 42
+
+    with ahead.beside(task) as result:
+        assert log == []  # not started beside the caller's work
+        assert result() == 42
+    assert log == ["MainThread"]
+
+
+@pytest.mark.parametrize("count", ["1", "2"])
+def test_beside_raises_the_tasks_error_when_its_result_is_asked_for(monkeypatch, count):
+    monkeypatch.setenv("DW_READER_THREADS", count)
+    with ahead.beside(lambda: 1 / 0) as result, pytest.raises(ZeroDivisionError):
+        result()

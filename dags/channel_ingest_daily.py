@@ -57,17 +57,19 @@ def channel_ingest_daily():
 
     # once the loads have ended: none failed and one at least found a file (a failed load fails
     # this task's run too, so the run is not green; clearing the load after a fix re-runs this)
+    # (it reads the loads' summaries itself, only of the loads that ran: orchestration/tasks.py)
     @task(
         task_id="publish_raw",
         outlets=[RAW_LOADED_ASSET],
         trigger_rule="none_failed_min_one_success",
     )
-    def publish_raw(summaries: list) -> dict:
-        from channel_dw.orchestration.tasks import day_loaded
+    def publish_raw(**context) -> dict:
+        from channel_dw.orchestration.tasks import day_loaded, load_summaries
 
-        return day_loaded(summaries)
+        load_ids = [f"load_{source}" for source in SOURCE_NAMES]
+        return day_loaded(load_summaries(context["ti"], load_ids))
 
-    publish_raw(loads)
+    loads >> publish_raw()
 
 
 channel_ingest_daily()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,19 @@ def load_source_for_day(
             for o in result.outcomes
         ],
     }
+
+
+def load_summaries(ti: Any, task_ids: list[str]) -> list[dict | None]:
+    """The return values of the run's load tasks that succeeded (``ti`` is ``publish_raw``'s task
+    instance), ``None`` for the others. Asked for by state first: pulling the XCom of a skipped
+    load returns ``None`` too, but Airflow's client logs it as an error ("XCom not found",
+    apache/airflow#73175), which read like a failure in every run with a source missing."""
+    states = ti.get_task_states(dag_id=ti.dag_id, task_ids=task_ids, run_ids=[ti.run_id])
+    ran = states.get(ti.run_id, {})
+    return [
+        ti.xcom_pull(task_ids=task_id) if ran.get(task_id) == "success" else None
+        for task_id in task_ids
+    ]
 
 
 def day_loaded(summaries: list[dict | None]) -> dict:

@@ -159,6 +159,32 @@ def test_the_ingest_run_triggers_the_mart_once_when_a_load_found_a_file():
         day_loaded([None] * 7)
 
 
+def test_publish_raw_pulls_the_summaries_of_the_loads_that_succeeded_only():
+    # Pulling a skipped load's XCom gives None as well, but Airflow logs "XCom not found" as an
+    # error for it: the summaries are pulled by state.
+    from channel_dw.orchestration.tasks import load_summaries
+
+    class TaskInstance:
+        dag_id, run_id = "channel_ingest_daily", "manual__1"
+
+        def __init__(self):
+            self.pulled = []
+
+        def get_task_states(self, dag_id, task_ids, run_ids):
+            assert (dag_id, run_ids) == (self.dag_id, [self.run_id])
+            states = {"load_web": "success", "load_app": "skipped", "load_crm": "success"}
+            return {self.run_id: {t: states[t] for t in task_ids}}
+
+        def xcom_pull(self, task_ids):
+            self.pulled.append(task_ids)
+            return {"load_web": {"files": ["w"]}, "load_crm": {"files": ["c"]}}[task_ids]
+
+    ti = TaskInstance()
+    summaries = load_summaries(ti, ["load_app", "load_crm", "load_web"])
+    assert summaries == [None, {"files": ["c"]}, {"files": ["w"]}]
+    assert ti.pulled == ["load_crm", "load_web"]
+
+
 def test_a_partial_parse_file_is_seeded_when_newer_and_keeps_its_time(tmp_path):
     source = tmp_path / "parsed" / "target" / "partial_parse.msgpack"
     source.parent.mkdir(parents=True)

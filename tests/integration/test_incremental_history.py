@@ -184,6 +184,54 @@ def nonzero_sums(url: str) -> list[tuple]:
         return cur.fetchall()
 
 
+STAGED = (
+    "stg_web__events",
+    "stg_app__events",
+    "stg_hotline__calls",
+    "stg_sms__messages",
+    "stg_halls__transactions",
+)
+
+
+def staging_state(url: str) -> dict[str, tuple]:
+    """Per incremental staging table: the planner's row count (from its last ANALYZE), its
+    newest dbt_updated_at, and how many ANALYZE commands it has had."""
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        state = {}
+        for table in STAGED:
+            cur.execute(
+                "select c.reltuples, s.analyze_count from pg_class as c"
+                " inner join pg_stat_user_tables as s on s.relid = c.oid"
+                " where s.schemaname = 'staging' and s.relname = %s",
+                (table,),
+            )
+            estimate, analyzed = cur.fetchone()
+            cur.execute(f"select max(dbt_updated_at) from staging.{table}")
+            state[table] = (estimate, cur.fetchone()[0], analyzed)
+        return state
+
+
+def analyze_outcomes(url: str, before: dict[str, tuple]) -> list[tuple[str, int, bool, bool]]:
+    """For each staging table after a daily run: (table, rows the run wrote, whether the rule of
+    macros/analyze_when_grown.sql asks for an ANALYZE, whether the table had one). PostgreSQL
+    counts an ANALYZE when it runs, not when its session ends."""
+    outcomes = []
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        for table, (estimate, newest, analyzed) in before.items():
+            cur.execute(
+                f"select count(*) from staging.{table} where dbt_updated_at > %s", (newest,)
+            )
+            written = cur.fetchone()[0]
+            cur.execute(
+                "select analyze_count from pg_stat_user_tables"
+                " where schemaname = 'staging' and relname = %s",
+                (table,),
+            )
+            rule = estimate < 0 or written > 50 + 0.1 * estimate
+            outcomes.append((table, written, rule, cur.fetchone()[0] > analyzed))
+    return outcomes
+
+
 def dump(url: str, schema: str, table: str, order_by: str) -> list[tuple]:
     """Every row of a table but the times dbt wrote it (`dbt_updated_at`; `added_at`, when the
     identity graph first held a link), in key order."""
@@ -217,6 +265,7 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
         for log in ("fct_interactions_changes", "fct_hotline_calls_changes"):
             cur.execute(f"select count(*) from intermediate.{log}")
             assert cur.fetchone() == (0,), log
+    analyze_seen = []
     for offset in range(3, DAYS):
         day = FIRST_DAY + timedelta(days=offset)
         assert ingest(s=s, start=day, end=day, run_checks=False).ok
@@ -225,9 +274,15 @@ def test_daily_incremental_runs_over_many_days_equal_a_full_refresh(
             deliver_redeliveries(s.landing)
             assert ingest(s=s, end=day, run_checks=False).ok
         before = built_at(s.database_url)
+        staged_before = staging_state(s.database_url)
         out = dbt("run", *VARS)
         assert "incremental model staging.stg_web__events" in out
         assert "incremental model marts.fct_interactions" in out
+        analyze_seen += analyze_outcomes(s.database_url, staged_before)
+    # a staging table is analyzed after a run when the run wrote more of it than autovacuum
+    # lets change before it analyzes the table itself, and only then; the days had both
+    assert [o for o in analyze_seen if o[2] != o[3]] == [], analyze_seen
+    assert {o[2] for o in analyze_seen} == {True, False}, analyze_seen
     # the last day (5 October, its look-back from 2 October) touched October only
     after = built_at(s.database_url)
     september, october = date(2026, 9, 1), date(2026, 10, 1)

@@ -43,6 +43,7 @@ from bench.bench_mart import CLI, fact_rows, timed_dbt  # noqa: E402
 from channel_dw.config import settings  # noqa: E402
 from channel_dw.db.connection import connect  # noqa: E402
 from channel_dw.generate import PROVINCE_RECORDS_PER_MONTH  # noqa: E402
+from channel_dw.ingest import lanes  # noqa: E402
 from channel_dw.ingest.runner import BatchResult, ingest  # noqa: E402
 from channel_dw.ingest.verify import verify_manifest  # noqa: E402
 from channel_dw.quality.mart_verify import verify_mart  # noqa: E402
@@ -271,26 +272,34 @@ def main() -> None:
         )
 
         checks = not args.skip_checks
-        print(f"loading every file (checks {'on' if checks else 'off'}) ...", flush=True)
+        jobs = lanes.jobs()  # as `channel-dw ingest` loads: DW_INGEST_JOBS processes
+        print(
+            f"loading every file (checks {'on' if checks else 'off'}, {jobs} processes) ...",
+            flush=True,
+        )
         t0 = time.perf_counter()
-        batch = ingest(s=s, run_checks=checks)
+        batch = ingest(s=s, run_checks=checks, jobs=jobs)
         seconds = time.perf_counter() - t0
         loaded, note, detail = batch_note(batch)
         rss = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        # the loading processes (and the generator before them, 130 MB): the largest one's peak
+        child_rss = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
         detail["checks"] = checks
+        detail["jobs"] = jobs
         done(
             Stage(
-                f"ingest (checks {'on' if checks else 'off'})",
+                f"ingest (checks {'on' if checks else 'off'}, {jobs} processes)",
                 seconds,
                 loaded,
-                f"{note}; {loaded / seconds:,.0f} rows/s; bench process peak RSS {rss:,} MB",
+                f"{note}; {loaded / seconds:,.0f} rows/s; peak RSS: bench process {rss:,} MB,"
+                f" largest loading process {child_rss:,} MB",
                 detail=detail,
             )
         )
 
         t0 = time.perf_counter()
         delivered = deliver_redeliveries(s.landing)
-        batch = ingest(s=s, run_checks=checks)
+        batch = ingest(s=s, run_checks=checks, jobs=jobs)
         seconds = time.perf_counter() - t0
         loaded, note, detail = batch_note(batch)
         done(Stage("re-deliveries", seconds, loaded, f"{delivered} files delivered; {note}"))

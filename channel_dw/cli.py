@@ -157,18 +157,26 @@ def generate(
     " wherever it lives.",
 )
 @click.option("--skip-checks", is_flag=True, help="Do not run the Great Expectations suites.")
-def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    help="Load on this many processes, one source's files after each other"
+    " (default: $DW_INGEST_JOBS, or 2).",
+)
+def ingest(sources, day, start, end, landing, files, skip_checks, jobs) -> None:
     """Load export files into raw: one source and date, a date range, or everything landed.
 
     Idempotent: files already loaded with the same bytes are skipped; a corrected file (same
     name, new bytes) replaces its earlier delivery.
     """
+    from channel_dw.ingest import lanes
     from channel_dw.ingest.landing import UnusableFile, explicit_file, shown
     from channel_dw.ingest.runner import BatchResult, FoundFile, ingest_files
     from channel_dw.ingest.runner import ingest as run_ingest
 
     if day:
         start = end = day
+    jobs = jobs or lanes.jobs()
     t0 = time.monotonic()
     if files:
         found, refused = [], []
@@ -178,7 +186,7 @@ def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
             except UnusableFile as exc:
                 refused.append((exc.path, exc.reason))
         result = (
-            ingest_files(found, run_checks=not skip_checks, progress=_say)
+            ingest_files(found, run_checks=not skip_checks, progress=_say, jobs=jobs)
             if found
             else BatchResult([], [])
         )
@@ -191,6 +199,7 @@ def ingest(sources, day, start, end, landing, files, skip_checks) -> None:
             end=end,
             run_checks=not skip_checks,
             progress=_say,
+            jobs=jobs,
         )
     for entry in result.ignored:
         _say(entry.message())

@@ -117,6 +117,16 @@ def _embedded_port(home: Path) -> int:
     return port
 
 
+def count_from_env(name: str, default: int, what: str) -> int:
+    """A count the user sets in ``name`` (``default`` when unset); at least 1."""
+    value = os.environ.get(name, str(default))
+    try:
+        count = int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number of {what}, not {value!r}") from None
+    return max(1, count)
+
+
 def settings() -> Settings:
     env = os.environ
     home = Path(env.get("DW_HOME", PROJECT_ROOT / ".dw")).resolve()

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from psycopg2.extensions import connection as PgConnection
+
 from channel_dw.config import Settings, settings
 from channel_dw.db.connection import connect
 from channel_dw.ingest.core import LoadOutcome, load_file
@@ -104,6 +106,65 @@ def discover(
     return found, ignored
 
 
+def load_found(
+    f: FoundFile,
+    *,
+    conn: PgConnection,
+    s: Settings,
+    run_checks: bool = True,
+    loaded_by: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoadOutcome | tuple[Path, str]:
+    """Loads one found file on ``conn``: its outcome, or ``(path, error)`` when the load failed
+    (the error logged; the caller goes on with the next file, on a new connection if this one
+    closed)."""
+    try:
+        moved = f.root is not None and outside_root(f.path, f.root)
+        if moved:
+            raise UnusableFile(f.path, moved)
+        return load_file(
+            f.spec,
+            f.path,
+            s=s,
+            run_checks=run_checks,
+            loaded_by=loaded_by,
+            progress=progress,
+            conn=conn,
+        )
+    except Exception as exc:  # one file's failure does not stop the batch
+        if isinstance(exc, UnusableFile | OSError):
+            # the file's own problem (permissions, gone, not a file): no traceback
+            error = (
+                exc.reason
+                if isinstance(exc, UnusableFile)
+                else f"it cannot be read: {exc.strerror or exc}"
+            )
+            log.error("%s not loaded: %s", shown(f.path), error)
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+            log.exception("loading %s failed", shown(f.path))
+        return (f.path, error)
+
+
+def tell(
+    batch: BatchResult,
+    f: FoundFile,
+    result: LoadOutcome | tuple[Path, str],
+    done: int,
+    total: int,
+    progress: Callable[[str], None] | None,
+) -> None:
+    """Adds one file's result to ``batch`` and says it: ``[done/total] ...``."""
+    if isinstance(result, LoadOutcome):
+        batch.outcomes.append(result)
+        said = result.summary()
+    else:
+        batch.failures.append(result)
+        said = f"{f.spec.name}/{shown(f.path.name)}: FAILED: {result[1]}"
+    if progress:
+        progress(f"[{done}/{total}] {said}")
+
+
 def ingest_files(
     files: list[FoundFile],
     *,
@@ -111,52 +172,31 @@ def ingest_files(
     run_checks: bool = True,
     loaded_by: str | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> BatchResult:
+    """Loads ``files`` in their order, on one connection; with ``jobs`` > 1 and files of more
+    than one source, on that many processes, one source's files after each other
+    (:mod:`channel_dw.ingest.lanes`)."""
     s = s or settings()
-    outcomes: list[LoadOutcome] = []
-    failures: list[tuple[Path, str]] = []
+    if jobs > 1 and len({f.spec.name for f in files}) > 1:
+        from channel_dw.ingest.lanes import ingest_in_lanes
+
+        return ingest_in_lanes(
+            files, jobs=jobs, s=s, run_checks=run_checks, loaded_by=loaded_by, progress=progress
+        )
+    batch = BatchResult([], [])
     conn = connect(s, application_name="channel-dw ingest")
     try:
         for i, f in enumerate(files, start=1):
-            try:
-                moved = f.root is not None and outside_root(f.path, f.root)
-                if moved:
-                    raise UnusableFile(f.path, moved)
-                outcome = load_file(
-                    f.spec,
-                    f.path,
-                    s=s,
-                    run_checks=run_checks,
-                    loaded_by=loaded_by,
-                    progress=progress,
-                    conn=conn,
-                )
-            except Exception as exc:  # one file's failure does not stop the batch
-                if isinstance(exc, UnusableFile | OSError):
-                    # the file's own problem (permissions, gone, not a file): no traceback
-                    error = (
-                        exc.reason
-                        if isinstance(exc, UnusableFile)
-                        else f"it cannot be read: {exc.strerror or exc}"
-                    )
-                    log.error("%s not loaded: %s", shown(f.path), error)
-                else:
-                    error = f"{type(exc).__name__}: {exc}"
-                    log.exception("loading %s failed", shown(f.path))
-                failures.append((f.path, error))
-                if conn.closed:
-                    conn = connect(s, application_name="channel-dw ingest")
-                if progress:
-                    progress(
-                        f"[{i}/{len(files)}] {f.spec.name}/{shown(f.path.name)}: FAILED: {error}"
-                    )
-                continue
-            outcomes.append(outcome)
-            if progress:
-                progress(f"[{i}/{len(files)}] {outcome.summary()}")
+            result = load_found(
+                f, conn=conn, s=s, run_checks=run_checks, loaded_by=loaded_by, progress=progress
+            )
+            if conn.closed:
+                conn = connect(s, application_name="channel-dw ingest")
+            tell(batch, f, result, i, len(files), progress)
     finally:
         conn.close()
-    return BatchResult(outcomes, failures)
+    return batch
 
 
 def ingest(
@@ -169,6 +209,7 @@ def ingest(
     run_checks: bool = True,
     loaded_by: str | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> BatchResult:
     """Loads every matching file of the landing root; already-loaded files are skipped cheaply.
 
@@ -179,7 +220,9 @@ def ingest(
     files, ignored = discover(landing or s.landing, sources, start, end)
     for entry in ignored:
         log.warning("%s", entry.message())
-    result = ingest_files(files, s=s, run_checks=run_checks, loaded_by=loaded_by, progress=progress)
+    result = ingest_files(
+        files, s=s, run_checks=run_checks, loaded_by=loaded_by, progress=progress, jobs=jobs
+    )
     result.ignored = ignored
     return result
 

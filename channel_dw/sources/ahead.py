@@ -29,26 +29,20 @@ caller's thread when its result is asked for.
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Generic, TypeVar
 
+from channel_dw.config import count_from_env
+
 T = TypeVar("T")
 
 
 def threads() -> int:
     """The threads a reader works on (``DW_READER_THREADS``, default 2)."""
-    value = os.environ.get("DW_READER_THREADS", "2")
-    try:
-        count = int(value)
-    except ValueError:
-        raise ValueError(
-            f"DW_READER_THREADS must be a whole number of threads, not {value!r}"
-        ) from None
-    return max(1, count)
+    return count_from_env("DW_READER_THREADS", 2, "threads")
 
 
 def in_order(

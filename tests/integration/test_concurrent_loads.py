@@ -264,3 +264,45 @@ def test_a_correction_that_arrives_while_the_first_delivery_loads_ends_as_the_st
         assert cur.fetchall() == [("superseded", 1_500_000), ("loaded", 1_000)]
         cur.execute("select count(*), min(msg_id), max(msg_id) from raw.sms_hall")
         assert cur.fetchone() == (1_000, "B0000000", "B0000999")
+
+
+def test_a_batch_on_two_processes_goes_on_when_one_dies_and_the_next_run_loads_its_file(
+    warehouse, db, month_landing, monkeypatch
+):
+    """`channel-dw ingest --jobs 2`: a worker killed in the middle of a file (here: it exits as
+    it starts the COPY of the web file of 2 October, its ledger row written) fails the files in
+    flight, not the batch; the next run loads them, and the ledger shows the cut-off attempt as
+    abandoned."""
+    from channel_dw.ingest import core
+    from channel_dw.ingest.runner import discover, ingest
+
+    days = (FIRST_DAY, FIRST_DAY + timedelta(days=3))
+    batch = dict(landing=month_landing, sources=["web", "sms", "halls"], start=days[0], end=days[1])
+    files, _ = discover(month_landing, batch["sources"], *days)
+    killed = "web_events_20261002.jsonl"
+    real_copy = core._copy_rows
+
+    def dies_on_one_file(conn, spec, path, *args):  # in the forked workers: they inherit it
+        if path.name == killed:
+            os._exit(9)
+        return real_copy(conn, spec, path, *args)
+
+    monkeypatch.setattr(core, "_copy_rows", dies_on_one_file)
+    said: list[str] = []
+    first = ingest(**batch, run_checks=False, progress=said.append, jobs=2)
+
+    failed = {path.name: error for path, error in first.failures}
+    assert killed in failed and "its loading process ended before the load did" in failed[killed]
+    assert len(failed) <= 2  # the killed file, and the file of the other worker if it was loading
+    assert len(first.outcomes) + len(failed) == len(files) == len(said)
+    assert sum(f"{killed}: FAILED: its loading process ended" in line for line in said) == 1
+
+    monkeypatch.setattr(core, "_copy_rows", real_copy)
+    again = ingest(**batch, run_checks=False, jobs=2)
+    assert again.ok
+    assert {o.file_name for o in again.outcomes if o.status != "skipped"} == set(failed)
+    ledger = _ledger_by_name(db)
+    assert len(ledger) == len(files)
+    assert ledger[("web", killed)] == ["abandoned", "loaded"]
+    assert all(statuses[-1] in ("loaded", "skipped", "rejected") for statuses in ledger.values())
+    _assert_raw_matches_ledger(db)

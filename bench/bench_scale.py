@@ -166,17 +166,18 @@ def print_table(stages: list[Stage], about: dict[str, object]) -> None:
         f" {about['memory_gib']} GiB; {about['os']}; Python {about['python']};"
         f" PostgreSQL {about['postgres']}"
     )
-    print(f"{'stage':<24} {'seconds':>9} {'rows':>12} {'load':>5}  note")
-    print(f"{'-' * 24} {'-' * 9} {'-' * 12} {'-' * 5}  {'-' * 40}")
+    w = max(24, *(len(st.name) + 2 for st in stages))
+    print(f"{'stage':<{w}} {'seconds':>9} {'rows':>12} {'load':>5}  note")
+    print(f"{'-' * w} {'-' * 9} {'-' * 12} {'-' * 5}  {'-' * 40}")
     for st in stages:
         rows = f"{st.rows:,}" if st.rows is not None else ""
         name = st.name if st.timed else f"({st.name})"
-        print(f"{name:<24} {st.seconds:>9.1f} {rows:>12} {st.load:>5.1f}  {st.note}")
+        print(f"{name:<{w}} {st.seconds:>9.1f} {rows:>12} {st.load:>5.1f}  {st.note}")
     total = sum(st.seconds for st in stages if st.timed)
     verdict = "within" if total <= TARGET_S else "OVER"
-    print(f"{'-' * 24} {'-' * 9}")
+    print(f"{'-' * w} {'-' * 9}")
     print(
-        f"{'end to end':<24} {total:>9.1f} {'':>12} {'':>5}  {total / 60:.1f} min,"
+        f"{'end to end':<{w}} {total:>9.1f} {'':>12} {'':>5}  {total / 60:.1f} min,"
         f" {verdict} the {TARGET_S // 60}-minute target; (bracketed) stages not counted"
     )
     print(f"load: the 1-minute load average as the stage ended ({about['cores']} cores)")

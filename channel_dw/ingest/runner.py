@@ -67,7 +67,8 @@ def discover(
     start: date | None = None,
     end: date | None = None,
 ) -> tuple[list[FoundFile], list[Ignored]]:
-    """Export files under ``<landing>/<source>/``, oldest business date first, CRM first in a day.
+    """Export files under ``<landing>/<source>/``, oldest business date first, CRM first in a day
+    (the order of a one-process batch; several processes keep each source's order only).
 
     Returns the files to load and the entries that are not loaded, each with the reason (see
     :mod:`channel_dw.ingest.landing`): a name that is no export file name of the folder's source,

@@ -6,7 +6,10 @@ import importlib
 
 from channel_dw.sources.base import SourceSpec
 
-# Loading order: the CRM first, so that a day's customers exist before their interactions.
+# Loading order in one process: the CRM first, so that a day's customers exist before their
+# interactions. Nothing in raw depends on it (each source has its own tables; dbt reads them after
+# the batch): `channel-dw ingest` on several processes keeps only each source's own order
+# (channel_dw.ingest.lanes).
 SOURCE_NAMES: tuple[str, ...] = ("crm", "web", "app", "hotline", "sms", "stores", "halls")
 
 

@@ -85,16 +85,6 @@ def test_collected_replays_the_items_then_raises_where_the_iterator_raised():
     assert list(ahead.Collected(iter("xy")).replay()) == ["x", "y"]
 
 
-def test_the_thread_count_is_read_from_the_environment(monkeypatch):
-    monkeypatch.delenv("DW_READER_THREADS", raising=False)
-    assert ahead.threads() == 2
-    monkeypatch.setenv("DW_READER_THREADS", "0")
-    assert ahead.threads() == 1
-    monkeypatch.setenv("DW_READER_THREADS", "two")
-    with pytest.raises(ValueError, match="DW_READER_THREADS must be a whole number"):
-        ahead.threads()
-
-
 def test_beside_runs_the_task_on_its_own_thread_while_the_caller_works(monkeypatch):
     monkeypatch.setenv("DW_READER_THREADS", "2")
     started = threading.Event()

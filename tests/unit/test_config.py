@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import socket
 
+import pytest
+
 from channel_dw.config import settings
+from channel_dw.ingest import lanes
+from channel_dw.sources import ahead
 
 
 def test_a_database_url_points_everything_at_a_real_server(monkeypatch, tmp_path):
@@ -45,3 +49,21 @@ def test_explicit_embedded_port_wins(monkeypatch, tmp_path):
     monkeypatch.setenv("DW_HOME", str(tmp_path))
     monkeypatch.setenv("DW_EMBEDDED_PORT", "60001")
     assert settings().embedded_port == 60001
+
+
+@pytest.mark.parametrize(
+    ("variable", "count", "what"),
+    [("DW_READER_THREADS", ahead.threads, "threads"), ("DW_INGEST_JOBS", lanes.jobs, "processes")],
+)
+def test_the_thread_and_process_counts_are_read_from_the_environment(
+    monkeypatch, variable, count, what
+):
+    monkeypatch.delenv(variable, raising=False)
+    assert count() == 2
+    monkeypatch.setenv(variable, "3")
+    assert count() == 3
+    monkeypatch.setenv(variable, "0")
+    assert count() == 1
+    monkeypatch.setenv(variable, "many")
+    with pytest.raises(ValueError, match=f"{variable} must be a whole number of {what}"):
+        count()

@@ -3,21 +3,7 @@ loads themselves: tests/integration/test_end_to_end_ingest.py, test_concurrent_l
 
 from __future__ import annotations
 
-import pytest
-
 from channel_dw.ingest import lanes
-
-
-def test_the_process_count_is_read_from_the_environment(monkeypatch):
-    monkeypatch.delenv("DW_INGEST_JOBS", raising=False)
-    assert lanes.jobs() == 2
-    monkeypatch.setenv("DW_INGEST_JOBS", "3")
-    assert lanes.jobs() == 3
-    monkeypatch.setenv("DW_INGEST_JOBS", "0")
-    assert lanes.jobs() == 1
-    monkeypatch.setenv("DW_INGEST_JOBS", "many")
-    with pytest.raises(ValueError, match="DW_INGEST_JOBS must be a whole number of processes"):
-        lanes.jobs()
 
 
 def test_a_progress_function_goes_to_the_workers_only_when_it_can_be_sent():

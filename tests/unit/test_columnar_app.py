@@ -1,8 +1,9 @@
 """The app reader's columnar path gives exactly what the whole-document streaming parse gives.
 
 The reference below is the reader as it was before the columnar path: ijson over the whole
-document, each event through ``app._event_item``, then the count check. Rows come out of a batch
-with NUL characters removed (PostgreSQL text cannot hold them), so the reference removes them too.
+document, each event through ``_app_event._event_item``, then the count check. Rows come out of a
+batch with NUL characters removed (PostgreSQL text cannot hold them), so the reference removes them
+too.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from channel_dw.errors import FileRejected
-from channel_dw.sources import app
+from channel_dw.sources import _app_event, _app_lines, app
 from channel_dw.sources.base import Item, Row
 from tests.fuzz import examples
 
@@ -37,13 +38,14 @@ def reference(path: Path) -> Iterator[Item]:
         else:
             f.seek(start)
             export_date = app._first_top_level_value(f, name, "export_date")
-        export_date_text = app._text(export_date) if export_date is not app._NOT_A_SCALAR else None
+        scalar = export_date is not _app_event._NOT_A_SCALAR
+        export_date_text = _app_event._text(export_date) if scalar else None
         expected = app._expected_count(name, header["count"]) if "count" in header else None
         f.seek(start)
         position = 0
         try:
             for position, event in enumerate(ijson.items(f, "events.item", use_float=True), 1):
-                item = app._event_item(position, event, export_date_text)
+                item = _app_event._event_item(position, event, export_date_text)
                 if isinstance(item, Row):
                     item = Row(item.line, tuple(_no_nul(v) for v in item.values))
                 yield item
@@ -171,7 +173,7 @@ def write(tmp_path: Path, text: str | bytes) -> Path:
 def test_a_file_of_many_chunks_gives_exactly_the_streamed_items(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int
 ) -> None:
-    monkeypatch.setattr(app, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_app_lines, "CHUNK_BYTES", chunk_bytes)
     path = write(tmp_path, big_doc())
 
     items, rejected = outcome(app.read, path)
@@ -194,15 +196,15 @@ def test_a_file_of_many_chunks_gives_exactly_the_streamed_items(
 def test_ordinary_events_are_cleared_by_the_fast_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(_app_lines, "CHUNK_BYTES", 4096)
     per_record: list[int] = []
-    line_item = app._line_item
+    line_item = _app_lines._line_item
 
     def spy(position: int, raw: bytes, export_date: str | None) -> Item:
         per_record.append(position)
         return line_item(position, raw, export_date)
 
-    monkeypatch.setattr(app, "_line_item", spy)
+    monkeypatch.setattr(_app_lines, "_line_item", spy)
     path = write(tmp_path, big_doc(2000))
 
     batches = list(app.read_batches(path))
@@ -219,12 +221,12 @@ def test_ordinary_events_are_cleared_by_the_fast_path(
 def test_a_clean_file_is_read_in_columns_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(app, "CHUNK_BYTES", 4096)
+    monkeypatch.setattr(_app_lines, "CHUNK_BYTES", 4096)
 
     def fail(*args: Any) -> Any:
         raise AssertionError("the per-record path was taken")
 
-    monkeypatch.setattr(app, "_line_item", fail)
+    monkeypatch.setattr(_app_lines, "_line_item", fail)
     monkeypatch.setattr(app, "_streamed_events", fail)
     path = write(tmp_path, big_doc(1000, planted={}))
 
@@ -320,7 +322,7 @@ LAYOUTS: dict[str, str | bytes] = {
 def test_every_layout_reads_as_the_streaming_parser_reads_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, layout: str
 ) -> None:
-    monkeypatch.setattr(app, "CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(_app_lines, "CHUNK_BYTES", chunk_bytes)
     path = write(tmp_path, LAYOUTS[layout])
 
     assert outcome(app.read, path) == outcome(reference, path)
@@ -368,7 +370,7 @@ _ODD = st.one_of(
 _VALUES = {
     "id": st.one_of(st.sampled_from(["a-1", "a 2", "Z"]), _ODD),
     "time_ms": st.one_of(st.integers(1790784000000, 1790870400000), _ODD),
-    "type": st.one_of(st.sampled_from(sorted(app.EVENT_TYPES)), _ODD),
+    "type": st.one_of(st.sampled_from(sorted(_app_event.EVENT_TYPES)), _ODD),
     "uid": st.one_of(st.sampled_from(["U1", "U 2"]), _ODD),
     "msisdn": st.one_of(
         st.sampled_from(["13812345678", "+86 138-1234-5678", "0086 13812345678", "138****5678"]),
@@ -376,7 +378,7 @@ _VALUES = {
     ),
     "os": st.one_of(st.just("ios"), _ODD),
     "app_version": st.one_of(st.just("9.2.1"), _ODD),
-    "code": st.one_of(st.sampled_from(sorted(app.BIZ_CODES)), _ODD),
+    "code": st.one_of(st.sampled_from(sorted(_app_event.BIZ_CODES)), _ODD),
     "amount_fen": st.one_of(st.integers(-10, 100000), _ODD),
     "status": st.one_of(st.sampled_from([0, 1]), _ODD),
     "err": st.one_of(st.just("E1001"), _ODD),
@@ -439,15 +441,15 @@ def test_any_events_read_as_the_streaming_parser_reads_them(
 ) -> None:
     separators = (", ", ": ") if spaced else (",", ":")
     lines = [json.dumps(e, ensure_ascii=ascii_only, separators=separators) for e in events]
-    old = app.CHUNK_BYTES
-    app.CHUNK_BYTES = chunk_bytes
+    old = _app_lines.CHUNK_BYTES
+    _app_lines.CHUNK_BYTES = chunk_bytes
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = write(Path(tmp), line_doc(lines))
             got = outcome(app.read, path)
             assert got == outcome(reference, path)
     finally:
-        app.CHUNK_BYTES = old
+        _app_lines.CHUNK_BYTES = old
     if got[1] is None:  # (-2**63 makes the document unreadable)
         assert [item.line for item in got[0]] == list(range(1, len(events) + 1))
 

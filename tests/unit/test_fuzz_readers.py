@@ -28,7 +28,7 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from channel_dw.errors import FileRejected
-from channel_dw.sources import _delimited_fast, app, get_source, sms, stores, web
+from channel_dw.sources import _app_lines, _delimited_fast, app, get_source, sms, stores, web
 from channel_dw.sources.base import Rejection
 from channel_dw.sources.columnar import LINE, Lines, schema_for
 from tests.fuzz import KEYS, Original, _pack, damaged, damages, fuzz_settings, make_originals
@@ -168,7 +168,7 @@ def test_valid_original_reads_clean(originals, folder, key):
 # second one. Smaller chunks and batches make the seams between them part of the fuzzing.
 _CHUNKED = {
     "web": [(web, "CHUNK_BYTES")],
-    "app": [(app, "CHUNK_BYTES"), (app, "_STREAM_BATCH")],
+    "app": [(_app_lines, "CHUNK_BYTES"), (app, "_STREAM_BATCH")],
     "sms": [(sms, "CHUNK_BYTES")],
     "hotline": [(_delimited_fast, "CHUNK_BYTES")],
     "halls": [(_delimited_fast, "CHUNK_BYTES")],
@@ -290,7 +290,7 @@ def test_app_file_cut_inside_an_event_line_is_rejected_after_its_events(original
 
 def test_app_line_texts_of_a_last_line_without_newline():
     lines = Lines.of(b'{"id":"a"},\n{"id":"b"}', 1)
-    assert app._line_texts(lines).to_pylist() == ['{"id":"a"},\n', '{"id":"b"}']
+    assert _app_lines._line_texts(lines).to_pylist() == ['{"id":"a"},\n', '{"id":"b"}']
 
 
 @pytest.mark.parametrize(

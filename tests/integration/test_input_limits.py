@@ -30,7 +30,7 @@ import pytest
 from channel_dw.errors import FileRejected
 from channel_dw.ingest.core import load_file
 from channel_dw.sources import get_source
-from channel_dw.sources.stores import PLATFORM_HEADERS
+from channel_dw.sources._stores_rows import PLATFORM_HEADERS
 
 pytestmark = pytest.mark.integration
 

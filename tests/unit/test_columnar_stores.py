@@ -13,7 +13,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channel_dw.sources import stores
+from channel_dw.sources import _stores_rows, stores
 
 GOOD = {
     "taobao": ["T1", "tb_1", "138****5678", None, None, "iPhone", "DEV-X", 1, None, "已付款", "", ""],  # noqa: E501
@@ -98,7 +98,7 @@ def test_planted_bad_rows_read_as_the_per_record_reader_reads_them(
         rows[7 + 11 * k][column] = value
     rows[50] = [None] * 12  # a blank row inside the data
     path = _write(
-        tmp_path / f"{platform}_orders_20261001.xlsx", stores.PLATFORM_HEADERS[platform], rows
+        tmp_path / f"{platform}_orders_20261001.xlsx", _stores_rows.PLATFORM_HEADERS[platform], rows
     )
     items = _same(path)
     assert sum(type(item) is stores.Row for item in items) >= 300 - len(BAD_CELLS) - 2
@@ -140,13 +140,13 @@ def test_random_cells_read_as_the_per_record_reader_reads_them(changes, text_amo
         rows[k % 20][column] = value
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "taobao_orders_20261001.xlsx"
-        _same(_write(path, stores.PLATFORM_HEADERS["taobao"], rows))
+        _same(_write(path, _stores_rows.PLATFORM_HEADERS["taobao"], rows))
 
 
 def test_an_openpyxl_workbook_takes_the_columnar_path_too(tmp_path):
     path = tmp_path / "jd_orders_20261001.xlsx"
     book = openpyxl.Workbook()
-    book.active.append(list(stores.PLATFORM_HEADERS["jd"]))
+    book.active.append(list(_stores_rows.PLATFORM_HEADERS["jd"]))
     for i in range(5):
         book.active.append(_order("jd", i, i % 2 == 1, i % 2 == 0))
     book.save(path)

@@ -13,13 +13,12 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from channel_dw.generate import app, crm, halls, hotline, sms, stores, web
-from channel_dw.generate.clock import daily_volume, day_factor
+from channel_dw.generate.clock import daily_volume
 from channel_dw.generate.common import FileJob, Specials, World, rng_for
 from channel_dw.generate.people import Population, derive_seed, mix64
 from channel_dw.generate.plants import (
@@ -30,23 +29,13 @@ from channel_dw.generate.plants import (
     RULE_BAD_TRAILER,
     RULE_COUNT_MISMATCH,
     BadRows,
-    Planted,
     Plants,
 )
+from channel_dw.generate.sizing import RATES, SOURCES
+from channel_dw.generate.summary import GenerationSummary, SourceCount
 
 log = logging.getLogger(__name__)
 
-SOURCES: tuple[str, ...] = ("crm", "web", "app", "hotline", "sms", "stores", "halls")
-# records per customer and day
-RATES: dict[str, float] = {
-    "hotline": 0.07,
-    "sms": 0.07,
-    "app": 0.05,
-    "web": 0.03,
-    "halls": 0.012,
-    "stores": 0.0008,
-    "crm": crm.CHANGE_RATE,
-}
 RULES: dict[str, tuple[str, ...]] = {
     "web": ROW_RULES,
     "app": ROW_RULES,
@@ -56,68 +45,12 @@ RULES: dict[str, tuple[str, ...]] = {
     "stores": ROW_RULES,
     "crm": (RULE_BAD_TIMESTAMP, RULE_BAD_MSISDN),
 }
-# records written per record of RATES, beyond the rate itself (October 2026, 1.4 M customers):
-# web retries and registrations, app registrations, store orders reappearing with a new status,
-# hall openings and pickups
-EXTRA_RECORDS: dict[str, float] = {"web": 1.05, "app": 1.05, "stores": 1.8, "halls": 1.02}
 LATE_SOURCES = frozenset({"web", "app", "hotline", "sms", "halls"})
 GZIP_WEEKDAY_INDEX = 5  # web files of day index 5, 12, 19 ... are gzipped
 REDELIVERIES = "_redeliveries"
 IDENTICAL, CORRECTED, LATE = "01_identical", "02_corrected", "03_late"
 LISTED_LATE_LINES = 20
 MANIFEST_VERSION = 1
-PROVINCE_RECORDS_PER_MONTH = 10_000_000  # web, app, hotline, sms, halls, stores and crm together
-
-
-@dataclass
-class SourceCount:
-    files: int = 0
-    records: int = 0
-
-
-@dataclass
-class GenerationSummary:
-    """What :func:`generate_landing` wrote."""
-
-    root: Path
-    start: date
-    end: date
-    customers: int
-    seed: int
-    sources: dict[str, SourceCount] = field(default_factory=dict)
-    awkward: list[Planted] = field(default_factory=list)
-    awkward_counts: dict[str, int] = field(default_factory=dict)
-    redeliveries: list[dict[str, Any]] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def files(self) -> int:
-        return sum(c.files for c in self.sources.values())
-
-    @property
-    def records(self) -> int:
-        return sum(c.records for c in self.sources.values())
-
-    @property
-    def manifest(self) -> Path:
-        return self.root / "manifest.json"
-
-    @property
-    def records_per_second(self) -> float:
-        return self.records / self.seconds if self.seconds else 0.0
-
-    def __str__(self) -> str:
-        """A few lines for people; the full list of planted cases is in the manifest."""
-        per_source = ", ".join(f"{s} {c.records:,}" for s, c in self.sources.items())
-        planted = ", ".join(f"{k} {n:,}" for k, n in self.awkward_counts.items())
-        return (
-            f"{self.start}..{self.end}, {self.customers:,} customers, seed {self.seed}:"
-            f" {self.files:,} files, {self.records:,} records in {self.seconds:.1f}s"
-            f" ({self.records_per_second:,.0f} records/s)\n"
-            f"records: {per_source}\n"
-            f"planted: {planted}\n"
-            f"redeliveries: {len(self.redeliveries)}; manifest: {self.manifest}"
-        )
 
 
 def file_name(source: str, day: date, platform: str = "", gz: bool = False) -> str:
@@ -133,41 +66,6 @@ def file_name(source: str, day: date, platform: str = "", gz: bool = False) -> s
         "stores": f"stores/{platform}_orders_{ymd}.xlsx",
         "halls": f"halls/hall_txn_{ymd}.csv",
     }[source]
-
-
-def month_of(day: date) -> tuple[date, int]:
-    """The first day of ``day``'s calendar month and the number of days in it."""
-    first = day.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return first, (following - first).days
-
-
-def records_per_customer(start: date, days: int) -> float:
-    """Records one customer brings to a landing of ``days`` days from ``start``, on average.
-
-    The first CRM file is a full snapshot (one row per customer, those opened in the window
-    arrive in the deltas instead), then every source's daily rate (:data:`RATES`) with its weekday
-    and holiday factors and the records that come with them (:data:`EXTRA_RECORDS`).
-    """
-    daily = sum(
-        RATES[source]
-        * EXTRA_RECORDS.get(source, 1.0)
-        * day_factor(source, start + timedelta(days=d))
-        for source in SOURCES
-        for d in range(days)
-    )
-    return 1.0 + daily
-
-
-def customers_for_records(records_per_month: int, start: date) -> int:
-    """The population whose landing for the calendar month of ``start`` holds about
-    ``records_per_month`` records across the seven sources (the CRM snapshot included).
-
-    October 2026 brings about 8.3 records per customer, so a province's 10 million records a
-    month take about 1.2 million customers.
-    """
-    first, days = month_of(start)
-    return max(20, round(records_per_month / records_per_customer(first, days)))
 
 
 def choose_specials(days: int) -> Specials:

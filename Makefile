@@ -1,5 +1,5 @@
 # The two commands of the quick start are `make demo` and `make test`; each sets itself up.
-.PHONY: demo test fuzz fuzz-readers fuzz-limits unit integration lint lint-sql fix bench bench-mart bench-scale bench-history setup db-stop clean
+.PHONY: demo test fuzz fuzz-readers fuzz-limits unit integration lint lint-sql fix bench bench-mart bench-scale bench-history bench-partitions setup db-stop clean
 
 VENV := .venv/bin
 
@@ -55,6 +55,9 @@ bench-scale: setup  ## a month at province volume (10 M records): generate, inge
 
 bench-history: setup  ## one incremental day on 12 months of history (200,000 customers) vs on one month, and its plan profile; 35-90 min
 	$(VENV)/python bench/bench_history.py
+
+bench-partitions: setup  ## a day's writes to the facts on 1 month, on 13, and on 13 in monthly partitions; 5-10 min
+	$(VENV)/python bench/bench_partitions.py
 
 db-stop: setup
 	$(VENV)/channel-dw db stop

@@ -11,7 +11,11 @@ as the loader) — the ceiling the loader is compared with. Two more figures whe
 ``psql \\copy`` of the export file itself (where COPY can read the format), and the compiled
 parse alone (pyarrow reading the whole file into columns, both cores), which bounds the JSON
 sources: there the target is a load within 1.25 × max(parse, COPY). Peak memory is also measured
-on a ``--memory-rows`` web file. Figures are printed and written to bench/results/latest.json.
+on a ``--memory-rows`` web file. Where the server runs on this machine (the embedded one), each
+load also gets its CPU profile: the CPU seconds of the loading process and of its PostgreSQL
+backend, and from them the least time any schedule of that work on this machine's cores could
+take, which says how far the loader could go without doing less work (:func:`cpu_profile`).
+Figures are printed and written to bench/results/latest.json.
 Targets (issue #10): every source ≥ 0.8 × raw COPY; peak memory ≤ 1 GiB on a 5-million-row file.
 """
 
@@ -73,19 +77,30 @@ def bench_db(name: str = "channel_dw_bench") -> str:
     return url
 
 
-def raw_copy_seconds(url: str, table: str, columns: list[str], copy_text: Path) -> float:
-    """COPY the pre-rendered rows into a fresh table like the raw one, as the loader does."""
+def raw_copy_seconds(url: str, table: str, columns: list[str], copy_text: Path) -> dict:
+    """COPY the pre-rendered rows into a fresh table like the raw one, as the loader does: its
+    seconds, of them the commit's (the new table's flush, which no load overlaps with anything),
+    and the backend's CPU seconds where the server is on this machine."""
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur, copy_text.open("rb") as fh:
+            cur.execute("select pg_backend_pid()")
+            pid = cur.fetchone()[0] if server_is_local(url) else None
+            pg0 = backend_cpu(pid)
             t0 = time.perf_counter()
             cur.execute(f"create table bench_copy (like raw.{table} including defaults)")
             cur.copy_expert(f"copy bench_copy ({', '.join(columns)}) from stdin", fh, size=1 << 18)
+            t1 = time.perf_counter()
             conn.commit()
-            seconds = time.perf_counter() - t0
+            t2 = time.perf_counter()
+            pg1 = backend_cpu(pid)
             cur.execute("drop table bench_copy")
             conn.commit()
-        return seconds
+        return {
+            "seconds": t2 - t0,
+            "commit_s": t2 - t1,
+            "pg_cpu_s": None if pg0 is None else pg1 - pg0,
+        }
     finally:
         conn.close()
 
@@ -133,23 +148,64 @@ def parse_seconds(source: str, path: Path) -> float | None:
 
 
 # Peak RSS from the process's own VmHWM: getrusage's ru_maxrss survives exec on Linux, so a child
-# reported the benchmark's own peak (the 4 GB of the store workbook it had just generated).
+# reported the benchmark's own peak (the 4 GB of the store workbook it had just generated). CPU
+# seconds: the loading process's own (every thread) and its PostgreSQL backend's, read from /proc
+# when the server runs on this machine (the profile that says where a load's time goes).
 _LOAD = """
-import json, re, sys
+import json, os, re, sys
 from pathlib import Path
+from channel_dw.db.connection import connect
 from channel_dw.ingest.core import load_file
 from channel_dw.sources import get_source
-o = load_file(get_source(sys.argv[1]), Path(sys.argv[2]), run_checks=False)
+sys.path.insert(0, sys.argv[4])
+from bench_ingest import backend_cpu
+conn = connect(application_name="channel-dw bench load")
+with conn.cursor() as cur:
+    cur.execute("select pg_backend_pid()")
+    pid = cur.fetchone()[0] if sys.argv[3] == "local" else None
+conn.commit()
+pg0, own0 = backend_cpu(pid), os.times()
+o = load_file(get_source(sys.argv[1]), Path(sys.argv[2]), run_checks=False, conn=conn)
+pg1, own1 = backend_cpu(pid), os.times()
 hwm_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"status": o.status, "summary": o.summary(), "file_id": o.file_id,
-                  "rows": o.rows_loaded, "seconds": o.seconds, "rss_mb": hwm_kb / 1024}))
+                  "rows": o.rows_loaded, "seconds": o.seconds, "rss_mb": hwm_kb / 1024,
+                  "cpu_s": own1.user + own1.system - own0.user - own0.system,
+                  "pg_cpu_s": None if pg0 is None else pg1 - pg0}))
 """
+
+
+def backend_cpu(pid: int | None) -> float | None:
+    """CPU seconds (user and system) a PostgreSQL backend on this machine has used so far; None
+    for a server elsewhere (a pid here would be another process)."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_is_local(url: str) -> bool:
+    """Whether the benchmark's PostgreSQL runs on this machine (the embedded one does)."""
+    host = psycopg2.extensions.parse_dsn(url).get("host", "")
+    return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
 
 
 def load_in_process(url: str, source: str, path: Path) -> dict:
     """The real loader in a process of its own: its outcome, time and peak RSS."""
     done = subprocess.run(
-        [sys.executable, "-c", _LOAD, source, str(path)],
+        [
+            sys.executable,
+            "-c",
+            _LOAD,
+            source,
+            str(path),
+            "local" if server_is_local(url) else "remote",
+            str(Path(__file__).resolve().parent),
+        ],
         env={**os.environ, "DW_DATABASE_URL": url},
         capture_output=True,
         text=True,
@@ -158,6 +214,27 @@ def load_in_process(url: str, source: str, path: Path) -> dict:
     if done.returncode != 0:
         sys.exit(f"loading {path.name} failed:\n{done.stderr[-4000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+CORES = os.cpu_count() or 1
+
+
+def cpu_profile(loaded: dict, raw: dict) -> dict:
+    """Where a load's time goes, from CPU seconds: the loading process (reader, rendering, every
+    thread) and its PostgreSQL backend (the COPY) share the machine's cores, so no schedule loads
+    the file in less than max(the backend's CPU, both CPUs / cores), plus the commit that ends the
+    raw COPY too. ``best_ratio_cpu_allows`` is the raw COPY's time over that bound: the most the
+    loader could reach with the work it does now."""
+    cpu, pg = loaded.get("cpu_s"), loaded.get("pg_cpu_s")
+    bound = None if pg is None else max(pg, (cpu + pg) / CORES) + raw["commit_s"]
+    return {
+        "loader_cpu_s": round(cpu, 2),
+        "loader_pg_cpu_s": None if pg is None else round(pg, 2),
+        "raw_copy_pg_cpu_s": None if raw["pg_cpu_s"] is None else round(raw["pg_cpu_s"], 2),
+        "raw_copy_commit_s": round(raw["commit_s"], 2),
+        "cpu_bound_s": None if bound is None else round(bound, 2),
+        "best_ratio_cpu_allows": None if bound is None else round(raw["seconds"] / bound, 2),
+    }
 
 
 def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
@@ -187,7 +264,8 @@ def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
                 f" where _file_id = {loaded['file_id']}) to stdout",
                 fh,
             )
-    copy_s = raw_copy_seconds(url, spec.raw_table, columns, copy_text)
+    raw = raw_copy_seconds(url, spec.raw_table, columns, copy_text)
+    copy_s = raw["seconds"]
     copy_text.unlink()
     file_copy_s = file_copy_seconds(url, source, path, len(spec.columns))
     path.unlink()
@@ -206,6 +284,7 @@ def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
         "parse_s": parse_s and round(parse_s, 2),
         "file_copy_s": file_copy_s and round(file_copy_s, 2),
         "ratio_vs_file_copy": file_copy_s and round(file_copy_s / load_s, 2),
+        **cpu_profile(loaded, raw),
         "generate_s": round(gen_s, 1),
         "records_written": written,
     }
@@ -221,6 +300,14 @@ def bench_source(url: str, source: str, rows: int, work: Path) -> dict | None:
         print(
             f"{'':8s} pyarrow parse alone {parse_s:.2f}s; loader / max(parse, COPY)"
             f" {load_s / max(parse_s, copy_s):.2f} (target <= 1.25, i.e. {bound:.2f}s)"
+        )
+    if result["cpu_bound_s"] is not None:
+        print(
+            f"{'':8s} CPU: loader process {result['loader_cpu_s']:.2f}s, its PostgreSQL backend"
+            f" {result['loader_pg_cpu_s']:.2f}s (the raw COPY's {result['raw_copy_pg_cpu_s']:.2f}s"
+            f" and a {result['raw_copy_commit_s']:.2f}s commit): on {CORES} cores no load of this"
+            f" file takes under {result['cpu_bound_s']:.2f}s, at best"
+            f" {result['best_ratio_cpu_allows']:.2f} x raw COPY"
         )
     if file_copy_s:
         print(

@@ -6,9 +6,6 @@ readers, so a reader bug and a generator bug cannot hide each other.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import json
 import re
 from collections import defaultdict
@@ -16,135 +13,32 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import openpyxl
 import pytest
 
 from channel_dw.generate import (
-    PROVINCE_RECORDS_PER_MONTH,
-    customers_for_records,
     generate_landing,
-    write_app_events,
-    write_hall_txn,
-    write_hotline_cdr,
-    write_sms_hall,
-    write_web_events,
 )
-
-OCTOBER = (date(2026, 10, 1), date(2026, 10, 31))
-WEB_KEYS = {"event_id", "ts", "session_id", "visitor_id", "member_id", "msisdn", "event",
-            "biz_code", "order_id", "amount", "result", "fail_reason", "page"}  # fmt: skip
-WEB_CODES = {"WEB_BILLQ", "WEB_PAY", "WEB_PLAN", "WEB_CAMP", "WEB_VAS", "WEB_DATA",
-             "WEB_NUMOPEN", "WEB_BB", "WEB_PWD", "WEB_COMPLAIN"}  # fmt: skip
-APP_CODES = {"BILLQ01", "PAY01", "PLAN01", "CAMP01", "VAS01", "DATA01", "NUM01", "BB01", "PWD01",
-             "CMP01"}  # fmt: skip
-HOTLINE_CODES = {"1001", "1002", "2001", "2002", "3001", "3002", "3003", "4001", "5001", "9001",
-                 "9002", ""}  # fmt: skip
-HALL_CODES = {"B_QRY", "B_PAY", "B_PLAN", "B_CAMP", "B_VAS", "B_DATA", "B_OPEN", "B_BB", "B_PWD",
-              "B_DEV", "B_CMP", "B_PICKUP"}  # fmt: skip
-SMS_FIXED = {"CXHF", "CXYE", "JF", "KTLL10", "KTLL30", "KTLL100", "KTLDXS", "TD"}
-HOTLINE_HEADER = ["呼叫流水号", "主叫号码", "受理号码", "进线时间", "IVR结束时间", "应答时间",
-                  "挂机时间", "服务类型", "坐席工号", "业务代码", "办理结果", "满意度", "是否投诉",
-                  "地市"]  # fmt: skip
-HALLS_HEADER = ["txn_id", "hall_code", "region_code", "msisdn", "txn_time", "biz_code", "amount",
-                "result", "staff_id", "ref_order_no"]  # fmt: skip
-CRM_HEADER = ["customer_id", "msisdn", "member_id", "email", "region_code", "value_tier",
-              "status", "open_date", "updated_at"]  # fmt: skip
-STORE_HEADERS = {
-    "taobao": ["订单编号", "买家会员名", "买家手机", "下单时间", "付款时间", "宝贝标题", "商家编码",
-               "数量", "实付金额", "订单状态", "会员号", "自提门店"],
-    "jd": ["订单号", "用户账号", "联系电话", "下单时间", "支付时间", "商品名称", "SKU", "购买数量",
-           "应付金额", "订单状态", "会员编号", "门店自提"],
-    "meituan": ["订单ID", "用户ID", "手机号", "创建时间", "支付时间", "商品", "商品编码", "份数",
-                "实付(元)", "状态", "会员卡号", "到店门店"],
-}  # fmt: skip
-STORE_STATUSES = {
-    "taobao": {"已付款", "交易成功", "交易关闭", "退款成功"},
-    "jd": {"等待收货", "已完成", "已取消", "退款"},
-    "meituan": {"已支付", "已完成", "已取消", "已退款"},
-}
-SHAPES = {"plain", "plus86_dashed", "0086", "spaced"}
-
-
-# --- independent helpers --------------------------------------------------------------------
-
-
-def mobile(value: str | None) -> str | None:
-    """The 11 digits of a mainland mobile number in any contract shape, else None."""
-    if value is None:
-        return None
-    digits = re.sub(r"[\s\-]", "", value)
-    for prefix in ("+86", "0086"):
-        if digits.startswith(prefix):
-            digits = digits[len(prefix) :]
-    return digits if re.fullmatch(r"1\d{10}", digits) else None
-
-
-def parses(value: str, fmt: str) -> bool:
-    try:
-        datetime.strptime(value, fmt)
-    except ValueError:
-        return False
-    return True
-
-
-def read_text(path: Path) -> str:
-    if path.name.endswith(".gz"):
-        return gzip.decompress(path.read_bytes()).decode("utf-8")
-    return path.read_text(encoding="utf-8")
-
-
-def hotline_rows(path: Path) -> list[list[str]]:
-    raw = path.read_bytes()
-    text = raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("gbk")
-    return list(csv.reader(io.StringIO(text, newline="")))
-
-
-def csv_rows(path: Path) -> list[list[str]]:
-    with open(path, encoding="utf-8", newline="") as f:
-        return list(csv.reader(f))
-
-
-def sheet_rows(path: Path) -> list[tuple[Any, ...]]:
-    book = openpyxl.load_workbook(path, read_only=True)
-    rows = list(book.worksheets[0].iter_rows(values_only=True))
-    book.close()
-    return rows
-
-
-def app_doc(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def bad_lines(manifest: dict[str, Any], file: str) -> set[int]:
-    return {a["line"] for a in manifest["awkward"] if a["kind"] == "bad_row" and a["file"] == file}
-
-
-# --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def october(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], list[str]]:
-    """October 2026 for 2,000 customers: the one-month sample of the brief."""
-    root = tmp_path_factory.mktemp("october")
-    messages: list[str] = []
-    generate_landing(root, *OCTOBER, customers=2000, seed=42, progress=messages.append)
-    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    return root, manifest, messages
-
-
-@pytest.fixture(scope="module")
-def root(october: tuple[Path, dict[str, Any], list[str]]) -> Path:
-    return october[0]
-
-
-@pytest.fixture(scope="module")
-def manifest(october: tuple[Path, dict[str, Any], list[str]]) -> dict[str, Any]:
-    return october[1]
-
-
-def kinds(manifest: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-    return [a for a in manifest["awkward"] if a["kind"] == kind]
-
+from tests.unit.generated_files import (
+    APP_CODES,
+    CRM_HEADER,
+    HALL_CODES,
+    HALLS_HEADER,
+    HOTLINE_CODES,
+    HOTLINE_HEADER,
+    SMS_FIXED,
+    STORE_HEADERS,
+    STORE_STATUSES,
+    WEB_CODES,
+    WEB_KEYS,
+    app_doc,
+    bad_lines,
+    csv_rows,
+    hotline_rows,
+    kinds,
+    mobile,
+    read_text,
+    sheet_rows,
+)
 
 # --- determinism -----------------------------------------------------------------------------
 
@@ -512,254 +406,3 @@ def test_shared_store_account_names_two_customers(root: Path, manifest: dict[str
     used = [rows[line - 1] for line in shared["lines"]]
     assert {r[1] for r in used} == {shared["account"]}
     assert sorted(r[10] for r in used) == sorted(shared["member_ids"])
-
-
-# --- planted bad rows, phone shapes, late records --------------------------------------------
-
-
-def _offending(root: Path, entry: dict[str, Any]) -> tuple[str, str]:
-    """(value of the named column at the named line, the format it should have)."""
-    path, line, column = root / entry["file"], entry["line"], entry["column"]
-    source = entry["source"]
-    if source == "web":
-        event = json.loads(read_text(path).splitlines()[line - 1])
-        return event[column], "web"
-    if source == "app":
-        event = app_doc(path)["events"][line - 1]
-        value = (
-            event["biz"]["code"]
-            if column == "biz.code"
-            else (event["user"]["msisdn"] if column == "user.msisdn" else event["time_ms"])
-        )
-        return value, "app"
-    if source == "sms":
-        names = ["msg_id", "msisdn", "recv_time", "command", "reply_code", "amount_fen", "region"]
-        row = path.read_text(encoding="utf-8").splitlines()[line - 1].split("|")
-        return row[names.index(column)], "sms"
-    if source == "stores":
-        rows = sheet_rows(path)
-        return rows[line - 1][list(rows[0]).index(column)], "stores"
-    rows = hotline_rows(path) if source == "hotline" else csv_rows(path)
-    return rows[line - 1][rows[0].index(column)], source
-
-
-def _breaks(rule: str, value: Any, source: str) -> bool:
-    if rule == "bad_phone":
-        return mobile(str(value)) is None and "*" not in str(value)
-    if rule == "bad_timestamp":
-        if source == "web":
-            try:
-                datetime.fromisoformat(value)
-            except (TypeError, ValueError):
-                return True
-            return False
-        if source == "app":
-            return not isinstance(value, int)
-        fmt = "%Y%m%d%H%M%S" if source == "sms" else "%Y-%m-%d %H:%M:%S"
-        return not isinstance(value, datetime) and not parses(str(value), fmt)
-    known = {"web": WEB_CODES, "app": APP_CODES, "hotline": HOTLINE_CODES, "halls": HALL_CODES}
-    if source == "sms":
-        return value not in SMS_FIXED and not re.fullmatch(r"MYD[1-5]|BLTC_\w+", value)
-    if source == "stores":
-        return not str(value).startswith(("DEV-", "SIM-", "BB-", "TOPUP-", "DATA-"))
-    return value not in known[source]
-
-
-def test_manifest_bad_rows_point_at_lines_that_really_break_their_rule(
-    root: Path, manifest: dict[str, Any]
-) -> None:
-    entries = kinds(manifest, "bad_row")
-    found: set[tuple[str, str]] = set()
-    for entry in entries:
-        value, source = _offending(root, entry)
-        assert value == entry["value"], entry
-        assert _breaks(entry["rule"], value, source), entry
-        assert entry["expect"] == "quarantined"
-        found.add((source, entry["rule"]))
-    rules = {"bad_timestamp", "bad_phone", "unknown_code"}
-    for source in ("web", "app", "hotline", "sms", "stores", "halls"):
-        assert {r for s, r in found if s == source} == rules, source
-    assert {r for s, r in found if s == "crm"} == {"bad_timestamp", "bad_phone"}
-
-
-def test_every_phone_shape_appears_in_every_source_with_full_numbers(
-    root: Path, manifest: dict[str, Any]
-) -> None:
-    shapes: defaultdict[str, set[str]] = defaultdict(set)
-    for entry in kinds(manifest, "phone_shape"):
-        shapes[entry["source"]].add(entry["shape"])
-        value, _source = _offending(root, entry)
-        assert value == entry["value"] and mobile(value)
-    for source in ("web", "app", "hotline", "sms", "halls", "crm"):
-        assert shapes[source] == SHAPES, source
-    masked = kinds(manifest, "masked_store_phone")[0]
-    assert re.fullmatch(r"1\d\d\*{4}\d{4}", masked["value"])
-
-
-def test_late_records_belong_to_one_or_two_days_before_the_file(
-    root: Path, manifest: dict[str, Any]
-) -> None:
-    late = kinds(manifest, "late_records")
-    assert {e["source"] for e in late} == {"web", "app", "hotline", "sms", "halls"}
-    for entry in late:
-        file_day = datetime.strptime(re.search(r"\d{8}", entry["file"])[0], "%Y%m%d").date()
-        for day in entry["dates"]:
-            assert 1 <= (file_day - date.fromisoformat(day)).days <= 2
-        if entry["source"] == "hotline":
-            rows = hotline_rows(root / entry["file"])
-            for line in entry["lines"]:
-                assert rows[line - 1][3][:10] in entry["dates"]
-
-
-# --- redeliveries ----------------------------------------------------------------------------
-
-
-def test_redeliveries_are_listed_in_order_with_their_outcome(
-    root: Path, manifest: dict[str, Any]
-) -> None:
-    identical, corrected, late = manifest["redeliveries"]
-    assert [r["expect"] for r in (identical, corrected, late)] == ["skipped", "replaces", "loaded"]
-    original = root / identical["file"]
-    copy = root / identical["folder"] / identical["file"]
-    assert copy.read_bytes() == original.read_bytes()
-
-    before = hotline_rows(root / corrected["file"])
-    after = hotline_rows(root / corrected["folder"] / corrected["file"])
-    assert len(before) - 1 == corrected["records_before"]
-    assert len(after) - 1 == corrected["records_after"] != corrected["records_before"]
-    ids_before, ids_after = {r[0] for r in before[1:]}, {r[0] for r in after[1:]}
-    assert set(corrected["dropped"]) <= ids_before - ids_after
-    assert set(corrected["added"]) == ids_after - ids_before
-    old, new = {r[0]: r for r in before[1:]}, {r[0]: r for r in after[1:]}
-    assert corrected["amended"]
-    assert all(old[call] != new[call] for call in corrected["amended"])
-    assert corrected["fixed_bad_row_lines"]
-    for line in corrected["fixed_bad_row_lines"]:
-        call = before[line - 1][0]
-        assert not parses(old[call][3], "%Y-%m-%d %H:%M:%S")
-        assert parses(new[call][3], "%Y-%m-%d %H:%M:%S")
-
-    assert not (root / late["file"]).exists()
-    rows = csv_rows(root / late["folder"] / late["file"])
-    assert rows[0] == HALLS_HEADER and len(rows) - 1 == late["records"]
-    assert late["business_date"] in rows[1][4]
-
-
-# --- benchmark writers -----------------------------------------------------------------------
-
-
-def test_benchmark_writers_write_about_the_rows_asked(tmp_path: Path) -> None:
-    n = write_web_events(tmp_path / "web.jsonl", 3000)
-    lines = (tmp_path / "web.jsonl").read_text(encoding="utf-8").splitlines()
-    assert n == len(lines) and 2400 < n < 3600
-    assert all(WEB_KEYS <= json.loads(line).keys() for line in lines)
-
-    n = write_app_events(tmp_path / "app.json", 3000)
-    doc = app_doc(tmp_path / "app.json")
-    assert n == doc["count"] == len(doc["events"]) and 2400 < n < 3600
-
-    n = write_hotline_cdr(tmp_path / "cdr.csv", 3000)
-    assert n == len(hotline_rows(tmp_path / "cdr.csv")) - 1 and 2700 < n < 3300
-
-    n = write_sms_hall(tmp_path / "sms.txt", 3000)
-    *records, trailer = (tmp_path / "sms.txt").read_text(encoding="utf-8").splitlines()
-    assert n == len(records) and trailer.startswith(f"#TRAILER|{n}|")
-
-    n = write_hall_txn(tmp_path / "halls.csv", 3000)
-    assert n == len(csv_rows(tmp_path / "halls.csv")) - 1 and 2700 < n < 3300
-
-
-# --- province scale --------------------------------------------------------------------------
-
-
-def test_a_province_month_of_ten_million_records_takes_about_1_2_million_customers() -> None:
-    # by hand: the daily rates add up to 0.2353 records per customer (hotline .07, sms .07,
-    # app .05, web .03, halls .012, crm .0025, stores .0008), times 31 days is 7.3, plus the
-    # CRM snapshot's row: about 8.3 records per customer in October, so 10 M / 8.3 = 1.2 M
-    customers = customers_for_records(PROVINCE_RECORDS_PER_MONTH, date(2026, 10, 1))
-    assert 1_150_000 < customers < 1_250_000
-    # any day of the month sizes the same population, so a few days can be tried at full scale
-    assert customers_for_records(PROVINCE_RECORDS_PER_MONTH, date(2026, 10, 20)) == customers
-
-
-def test_records_per_month_gives_a_month_of_about_that_many_records(tmp_path: Path) -> None:
-    customers = customers_for_records(40_000, date(2026, 10, 1))
-    summary = generate_landing(tmp_path, *OCTOBER, customers=customers, seed=3)
-    assert 38_000 < summary.records < 42_000
-    text = str(summary)  # a few lines for people, not the thousands of planted cases
-    assert f"{summary.records:,} records" in text and len(text.splitlines()) == 4
-
-
-def test_generate_command_sizes_by_records_per_month_or_customers_not_both(
-    tmp_path: Path,
-) -> None:
-    from click.testing import CliRunner
-
-    from channel_dw.cli import main
-
-    where = tmp_path / "landing"
-    args = ["generate", "--start", "2026-10-01", "--end", "2026-10-02", "--landing", str(where)]
-    done = CliRunner().invoke(main, [*args, "--records-per-month", "50000"])
-    assert done.exit_code == 0, done.output
-    params = json.loads((where / "manifest.json").read_text(encoding="utf-8"))["params"]
-    assert params["customers"] == customers_for_records(50_000, date(2026, 10, 1))
-    both = CliRunner().invoke(main, [*args, "--records-per-month", "50000", "--customers", "900"])
-    assert both.exit_code == 2 and "not both" in both.output
-
-
-@pytest.fixture(scope="module")
-def busier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """Two weeks for 20,000 customers: enough store orders and late calls to pass the caps."""
-    root = tmp_path_factory.mktemp("busier")
-    generate_landing(root, date(2026, 10, 1), date(2026, 10, 14), customers=20_000, seed=42)
-    return root, json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-
-
-def test_a_listed_store_order_has_its_latest_status_listed_too(
-    busier: tuple[Path, dict[str, Any]],
-) -> None:
-    root, manifest = busier
-    changes = kinds(manifest, "store_status_change")
-    assert manifest["awkward_counts"]["store_status_change"] > len(changes)  # capped
-    listed: dict[tuple[str, str], str] = {}
-    for entry in changes:  # in file order, so the last one listed wins
-        listed[entry["platform"], entry["order_no"]] = entry["status_after"]
-    shown: dict[tuple[str, str], str] = {}
-    for path in sorted((root / "stores").glob("*.xlsx"), key=lambda p: p.name[-13:]):
-        platform = path.name.split("_")[0]
-        for row in sheet_rows(path)[1:]:
-            shown[platform, str(row[0])] = row[9]
-    assert {key: shown[key] for key in listed} == listed
-
-
-def test_a_corrected_file_keeps_the_listed_lines_on_the_same_calls(
-    busier: tuple[Path, dict[str, Any]],
-) -> None:
-    root, manifest = busier
-    corrected = next(r for r in manifest["redeliveries"] if r["kind"] == "corrected_redelivery")
-    lines = [
-        line
-        for entry in kinds(manifest, "late_records")
-        if entry["file"] == corrected["file"]
-        for line in entry["lines"]
-    ]
-    assert lines and corrected["dropped"]
-    before = hotline_rows(root / corrected["file"])
-    after = hotline_rows(root / corrected["folder"] / corrected["file"])
-    assert [after[line - 1][0] for line in lines] == [before[line - 1][0] for line in lines]
-
-
-def test_app_bad_timestamps_are_text_never_null_or_empty(tmp_path: Path) -> None:
-    # a null or empty time_ms is the reader's missing_field, not a bad_timestamp
-    from channel_dw.generate.app import write_app_file
-    from channel_dw.generate.common import clean_job
-    from channel_dw.generate.plants import RULE_BAD_TIMESTAMP, BadRows
-
-    world, job = clean_job("app", tmp_path / "app.json", 2000, 1, date(2026, 10, 1))
-    positions = range(0, 1200, 20)
-    job.bad = BadRows([(k, RULE_BAD_TIMESTAMP) for k in positions])
-    write_app_file(job, world)
-    events = app_doc(tmp_path / "app.json")["events"]
-    values = [events[k]["time_ms"] for k in positions]
-    assert all(isinstance(v, str) and v and not v.isdigit() for v in values), values
-    assert len(set(values)) > 2

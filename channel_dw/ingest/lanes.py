@@ -22,6 +22,11 @@ What stays as in one process:
   out of memory) fails the file it was loading; its ledger row stays ``loading`` and the next
   run of that file cleans it up and loads it (the loading core's recovery). The other files go
   on in new processes.
+- When a worker dies, the process pool stops the other workers too and fails their files without
+  their results. The ledger decides what each of those files' loads did: one that had finished
+  (loaded, skipped or rejected, its result not yet sent) is told as that outcome; one that was
+  cut off is a failure like the dead worker's. (Told as failed, a file the ledger had as loaded
+  was skipped as identical by the next run, which the batch's summary had said would load it.)
 
 At most ``jobs`` files load at once, never two of one source. A free process takes the next file
 of the source with the most bytes still to load, so the big sources start first and the small
@@ -32,6 +37,7 @@ rebuilds itself in each (``channel_dw.quality.checks``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import pickle
@@ -108,6 +114,7 @@ def ingest_in_lanes(
         # imported once here (seconds), not in every worker: they are forked from this process
         import channel_dw.quality.checks  # noqa: F401
     batch = BatchResult([], [])
+    before = _newest_file_id(s)  # this batch's deliveries get file ids after it
     running: dict[Future, FoundFile] = {}
     pool: ProcessPoolExecutor | None = None
     done = 0
@@ -138,8 +145,10 @@ def ingest_in_lanes(
                 try:
                     result = future.result()
                 except BrokenProcessPool:
-                    log.error("%s not loaded: %s", shown(f.path), DIED)
-                    result = (f.path, DIED)
+                    result = _finished_before_the_pool_broke(s, f, before)
+                    if result is None:
+                        log.error("%s not loaded: %s", shown(f.path), DIED)
+                        result = (f.path, DIED)
                 except Exception as exc:  # the result did not come back (it could not be sent)
                     log.error("%s: its load's result was lost: %s", shown(f.path), exc)
                     result = (f.path, f"its load's result was lost: {type(exc).__name__}: {exc}")
@@ -149,6 +158,67 @@ def ingest_in_lanes(
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
     return batch
+
+
+def _newest_file_id(s: Settings) -> int:
+    """The newest file id in the ledger (0 when there is none, or no ledger yet)."""
+    with contextlib.closing(connect(s, application_name="channel-dw ingest")) as conn:
+        with conn.cursor() as cur:
+            cur.execute("select to_regclass('audit.file_ledger') is not null")
+            if not cur.fetchone()[0]:
+                return 0
+            cur.execute("select coalesce(max(file_id), 0) from audit.file_ledger")
+            return cur.fetchone()[0]
+
+
+_OUTCOME = """
+    select
+        l.file_id, l.status, l.rows_read, l.rows_loaded, l.rows_quarantined, l.rule, l.reason,
+        l.size_bytes, extract(epoch from l.finished_at - l.started_at),
+        (select max(o.file_id) from audit.file_ledger as o where o.superseded_by = l.file_id),
+        (
+            select count(*) from audit.check_results as c
+            where c.file_id = l.file_id and not c.success and c.severity <> 'critical'
+        )
+    from audit.file_ledger as l
+    where l.source = %s and l.file_name = %s and l.file_id > %s
+    order by l.file_id desc
+    limit 1
+"""
+
+
+def _finished_before_the_pool_broke(s: Settings, f: FoundFile, before: int) -> LoadOutcome | None:
+    """The outcome of ``f``'s delivery in this batch (file id after ``before``) as the ledger has
+    it, when its load had finished before the pool stopped its process; None when it had not (its
+    row still ``loading``, or none written yet)."""
+    with contextlib.closing(connect(s, application_name="channel-dw ingest")) as conn:
+        with conn.cursor() as cur:
+            cur.execute(_OUTCOME, (f.spec.name, f.path.name, before))
+            row = cur.fetchone()
+    if row is None or row[1] not in ("loaded", "skipped", "rejected"):
+        return None
+    file_id, status, read, loaded, quarantined, rule, reason, size, seconds, replaced, warned = row
+    log.warning(
+        "%s: its process was stopped when another process of the batch died, after its load had"
+        " ended (the ledger says %s)",
+        shown(f.path),
+        status,
+    )
+    return LoadOutcome(
+        file_id,
+        f.spec.name,
+        f.path.name,
+        status,
+        rows_read=read or 0,
+        rows_loaded=loaded or 0,
+        rows_quarantined=quarantined or 0,
+        rule=rule,
+        reason=reason,
+        replaced_file_id=replaced,
+        check_warnings=warned,
+        seconds=float(seconds or 0),
+        size_bytes=size,
+    )
 
 
 def _size(path: Path) -> int:

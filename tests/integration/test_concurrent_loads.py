@@ -9,6 +9,7 @@ same files at the same moment (a barrier), twenty times.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import subprocess
@@ -305,4 +306,63 @@ def test_a_batch_on_two_processes_goes_on_when_one_dies_and_the_next_run_loads_i
     assert len(ledger) == len(files)
     assert ledger[("web", killed)] == ["abandoned", "loaded"]
     assert all(statuses[-1] in ("loaded", "skipped", "rejected") for statuses in ledger.values())
+    _assert_raw_matches_ledger(db)
+
+
+def test_a_file_whose_load_ended_before_the_other_process_died_is_told_as_it_ended(
+    warehouse, db, month_landing, monkeypatch, caplog
+):
+    """When one worker dies, the process pool stops the other and fails its file without a
+    result: the ledger decides whether that load had ended. Here the halls file's load ends, its
+    result held back, while the web worker waits for it and then dies: the halls file is told as
+    loaded, the web file as failed, and the next run loads the web file and skips the halls one."""
+    from channel_dw.ingest import lanes
+    from channel_dw.ingest.runner import discover, ingest
+
+    day = FIRST_DAY + timedelta(days=3)  # a web file and a halls file with records
+    batch = dict(landing=month_landing, sources=["web", "halls"], start=day, end=day)
+    files, _ = discover(month_landing, batch["sources"], day, day)
+    web = next(f.path.name for f in files if f.spec.name == "web")
+    real_load = lanes.load_found
+    url = warehouse.database_url
+
+    def halls_loaded() -> bool:
+        with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+            cur.execute("select to_regclass('audit.file_ledger') is not null")  # made by a load
+            if not cur.fetchone()[0]:
+                return False
+            cur.execute(
+                "select count(*) from audit.file_ledger"
+                " where source = 'halls' and status = 'loaded'"
+            )
+            return cur.fetchone()[0] == 1
+
+    def held_back_or_dying(f, **kwargs):  # in the forked workers: they inherit it
+        if f.spec.name == "web":
+            deadline = time.monotonic() + 60
+            while not halls_loaded() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os._exit(9)
+        result = real_load(f, **kwargs)
+        time.sleep(5)  # the result held back: the pool breaks before it is sent
+        return result
+
+    monkeypatch.setattr(lanes, "load_found", held_back_or_dying)
+    said: list[str] = []
+    first = ingest(**batch, run_checks=False, progress=said.append, jobs=2)
+    assert [(o.source, o.status) for o in first.outcomes] == [("halls", "loaded")]
+    with db.cursor() as cur:
+        cur.execute("select file_id, rows_loaded from audit.file_ledger where source = 'halls'")
+        assert cur.fetchall() == [(first.outcomes[0].file_id, first.outcomes[0].rows_loaded)]
+    assert "after its load had ended (the ledger says loaded)" in caplog.text  # not its result
+    assert [(path.name, error) for path, error in first.failures] == [(web, lanes.DIED)]
+    assert len(said) == 2 and any(": loaded " in line for line in said)
+
+    monkeypatch.setattr(lanes, "load_found", real_load)
+    again = ingest(**batch, run_checks=False, jobs=2)
+    assert sorted((o.source, o.status) for o in again.outcomes) == [
+        ("halls", "skipped"),
+        ("web", "loaded"),
+    ], [o.summary() for o in again.outcomes]
+    assert _ledger_by_name(db)[("web", web)] == ["loaded"]  # it died before its load began
     _assert_raw_matches_ledger(db)

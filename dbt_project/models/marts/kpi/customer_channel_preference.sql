@@ -96,6 +96,17 @@ self_service_channels as (
     where is_self_service
 ),
 
+{#- Two ways to the same rows (tests/integration/test_incremental_history.py compares them: a
+    daily run's table equals a full refresh). A full build joins every active customer-month to
+    the usage of that month and of each of the three before, four merge joins over the whole of
+    int_customer_channel_months. A daily run rebuilds mostly the month that is new (all its
+    customers on the first day of a month) and reads only that month and its three before: there
+    one pass that counts each usage row towards its own month and the three after it is faster
+    (2026-12-04, 12 months of 200,000 customers, 1 November: 11.8 s against 6.8 s; on the full
+    build of the same history the other way round, 82 s against 112 s, the pass's aggregate of
+    8 million groups spilling to disk). -#}
+{%- if months is none %}
+
 customer_channels as (
     select
         active_customers.month,
@@ -135,6 +146,63 @@ customer_channels as (
             and self_service_channels.channel = three_before.channel
             and (active_customers.month - interval '3 months')::date = three_before.month
 ),
+{%- else %}
+
+usage_by_month as (
+    -- one row per month rebuilt, customer and channel: the usage of that month and whether the
+    -- channel was used in each of the three months before (a usage row counts towards its own
+    -- month and the three after it), for the active customers of the rows rebuilt
+    select
+        active_customers.month,
+        usage.customer_id,
+        usage.channel,
+        max(usage.records) filter (where spread.months_before = 0) as records,
+        max(usage.complaints) filter (where spread.months_before = 0) as complaints,
+        max(usage.low_scores) filter (where spread.months_before = 0) as low_scores,
+        max(usage.records) filter (where spread.months_before = 1) is not null
+            as used_1_month_before,
+        max(usage.records) filter (where spread.months_before = 2) is not null
+            as used_2_months_before,
+        max(usage.records) filter (where spread.months_before = 3) is not null
+            as used_3_months_before
+    from usage
+    cross join generate_series(0, 3) as spread (months_before)
+    inner join active_customers
+        on
+            usage.customer_id = active_customers.customer_id
+            and (usage.month + make_interval(months => spread.months_before))::date
+            = active_customers.month
+    group by
+        active_customers.month,
+        usage.customer_id,
+        usage.channel
+),
+
+customer_channels as (
+    select
+        active_customers.month,
+        active_customers.customer_id,
+        active_customers.region_code,
+        active_customers.value_tier,
+        active_customers.is_high_value,
+        self_service_channels.channel,
+        self_service_channels.cost_rank,
+        coalesce(used.records, 0) as records_in_month,
+        coalesce(used.complaints, 0) as complaints_in_month,
+        coalesce(used.low_scores, 0) as low_scores_in_month,
+        used.records is not null as used_this_month,
+        coalesce(used.used_1_month_before, false) as used_1_month_before,
+        coalesce(used.used_2_months_before, false) as used_2_months_before,
+        coalesce(used.used_3_months_before, false) as used_3_months_before
+    from active_customers
+    cross join self_service_channels
+    left join usage_by_month as used
+        on
+            active_customers.customer_id = used.customer_id
+            and self_service_channels.channel = used.channel
+            and active_customers.month = used.month
+),
+{%- endif %}
 
 points_given as (
     select

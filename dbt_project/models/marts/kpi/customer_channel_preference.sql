@@ -97,14 +97,14 @@ self_service_channels as (
 ),
 
 {#- Two ways to the same rows (tests/integration/test_incremental_lookback.py and
-    test_incremental_history.py: a daily run's table equals a full refresh). A full build joins every active customer-month to
-    the usage of that month and of each of the three before, four merge joins over the whole of
-    int_customer_channel_months. A daily run rebuilds mostly the month that is new (all its
-    customers on the first day of a month) and reads only that month and its three before: there
-    one pass that counts each usage row towards its own month and the three after it is faster
-    (2026-12-04, 12 months of 200,000 customers, 1 November: 11.8 s against 6.8 s; on the full
-    build of the same history the other way round, 82 s against 112 s, the pass's aggregate of
-    8 million groups spilling to disk). -#}
+    test_incremental_history.py: a daily run's table equals a full refresh). A full build joins
+    every active customer-month to the usage of that month and of each of the three before, four
+    merge joins over the whole of int_customer_channel_months. A daily run rebuilds mostly the
+    month that is new (all its customers on the first day of a month) and reads only that month
+    and its three before: there one pass that counts each usage row towards its own month and the
+    three after it is faster (2026-12-04, 12 months of 200,000 customers, 1 November: 11.8 s
+    against 6.8 s; on the full build of the same history the other way round, 82 s against 112 s,
+    the pass's aggregate of 8 million groups spilling to disk). -#}
 {%- if months is not none %}
 
 usage_by_month as (

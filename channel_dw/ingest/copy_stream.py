@@ -89,10 +89,13 @@ def copy_text(rows: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _render(rows: pa.Table, file_id: int) -> bytes:
-    """A batch's rows with the file id appended, as COPY text."""
-    ids = pa.array(np.full(rows.num_rows, file_id, dtype=np.int64))
-    return copy_text(rows.append_column("_file_id", ids))
+def _render(batch: Batch) -> list[bytes]:
+    """A batch's rows as COPY text: those a compiled reader wrote already, then the others. The
+    file id is not in it: the per-file table's default gives it (core._copy_rows)."""
+    parts = [batch.text] if batch.text else []
+    if batch.rows.num_rows:
+        parts.append(copy_text(batch.rows))
+    return parts
 
 
 class BatchStream:
@@ -101,8 +104,9 @@ class BatchStream:
 
     A thread pulls the batches (the reader's parsing and checks run in pyarrow, which releases the
     GIL, on the reader's own threads), renders each as COPY text (:func:`copy_text`: NULL is
-    ``\\N``, an empty text stays empty) with the file id appended, on a pool of the reader
-    threads' size (:func:`~channel_dw.sources.ahead.in_order`, in order), and queues a few of them;
+    ``\\N``, an empty text stays empty; what a compiled reader wrote as COPY text passes as it
+    is), without the file id (the table's default gives it), on a pool of the reader threads'
+    size (:func:`~channel_dw.sources.ahead.in_order`, in order), and queues a few of them;
     ``read()`` hands them to psycopg2, which sends them while the next chunks are being parsed.
     Memory stays at the few queued chunks. ``on_batch`` sees every batch first, in order
     (counting, quarantine, progress).
@@ -116,12 +120,10 @@ class BatchStream:
     def __init__(
         self,
         batches: Iterator[Batch],
-        file_id: int,
         on_batch: Callable[[Batch], None],
         queued: int = 4,
     ) -> None:
         self._batches = batches
-        self._file_id = file_id
         self._on_batch = on_batch
         self._queue: queue.Queue = queue.Queue(maxsize=queued)
         self._stop = threading.Event()
@@ -151,22 +153,23 @@ class BatchStream:
 
     def _produce(self) -> None:
         try:
-            for text in in_order(self._renders(), name="copy-render"):
-                if not self._put(text):
-                    return
+            for parts in in_order(self._renders(), name="copy-render"):
+                for text in parts:
+                    if not self._put(text):
+                        return
         except BaseException as exc:
             self._put(exc)
             return
         self._put(self._DONE)
 
-    def _renders(self) -> Iterator[Callable[[], bytes]]:
+    def _renders(self) -> Iterator[Callable[[], list[bytes]]]:
         """One job per batch with rows: its COPY text (rendered ahead, on the reader threads'
         pool size, see :mod:`~channel_dw.sources.ahead`). ``on_batch`` sees the batches here,
         in order, as they come from the reader."""
         for batch in self._batches:
             self._on_batch(batch)
             if batch.num_rows:
-                yield partial(_render, batch.rows, self._file_id)
+                yield partial(_render, batch)
 
     def read(self, size: int = -1) -> bytes:
         if self._finished:

@@ -203,6 +203,10 @@ def _copy_rows(
                 table, Identifier(spec.raw_table), Literal(file_id)
             )
         )
+        # The file id is the table's default, not a field of every COPY line: the compiled
+        # readers write their rows as COPY text before the file has an id (_compiled.py).
+        default = SQL("alter table {} alter column _file_id set default {}")
+        cur.execute(default.format(table, Literal(file_id)))
         cur.execute(
             SQL("create table {} (like audit.quarantine including defaults)").format(quarantine)
         )
@@ -227,8 +231,8 @@ def _copy_rows(
                 if progress:
                     progress(message)
 
-        columns = SQL(", ").join(Identifier(c) for c in (*spec.columns, LINE, "_file_id"))
-        with BatchStream(spec.batches(path), file_id, on_batch) as stream:
+        columns = SQL(", ").join(Identifier(c) for c in (*spec.columns, LINE))
+        with BatchStream(spec.batches(path), on_batch) as stream:
             try:
                 cur.copy_expert(
                     SQL("copy {} ({}) from stdin").format(table, columns).as_string(conn),

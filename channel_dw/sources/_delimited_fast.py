@@ -1,25 +1,31 @@
-"""The columnar path of the delimited readers (hotline, halls, crm): see :mod:`columnar`.
+"""The fast paths of the delimited readers (hotline, halls, crm).
 
 The header is read and judged by :mod:`_delimited` as before. The rest of the file is read in
-chunks cut at a line end outside quotes, transcoded to UTF-8 (GBK for the hotline: its values
-are split as bytes first and decoded by distinct value, see :func:`_decoded`), parsed by
-pyarrow's CSV reader into text columns, and each source's ``clear`` function gives vectorised
-masks of the records that certainly pass its row rules (written with the helpers below, which
-admit a subset of what :class:`_delimited.RowChecks` admits). Every other record, a chunk pyarrow
-cannot split, and a chunk that does not decode go through the per-record path of
-:mod:`_delimited`, which decides rule, message and line.
+chunks cut at a line end outside quotes. Each source declares its row rules once, as
+:class:`Rules` (a subset of what :class:`_delimited.RowChecks` admits). A chunk with no quote
+character (a record is then a line) that decodes goes through the compiled pass
+(:mod:`_compiled`: split, checked and rendered as COPY text in one pass of C); the lines it does
+not take go through the per-record path. Other chunks, and every chunk where no C compiler was
+found, take the columnar path (:mod:`columnar`), which gives the same rows and rejections:
+
+The chunk is transcoded to UTF-8 (GBK for the hotline: its values are split as bytes first and
+decoded by distinct value, see :func:`_decoded`), parsed by pyarrow's CSV reader into text
+columns, and :meth:`Rules.clear` gives vectorised masks of the records that certainly pass the
+source's rules. Every other record, a chunk pyarrow cannot split, and a chunk that does not decode
+go through the per-record path of :mod:`_delimited`, which decides rule, message and line.
 
 A record the fast path takes has no quote character on its line (so a record is a line), no
 value with white space at either end, and no NUL; an empty value is NULL, as ``strip() or None``
-makes it. ``clear`` returns a mask per column it constrains (their patterns admit no white space
-at either end) and may add cross-field masks under other keys; the other columns are checked for
-white space.
+makes it. :meth:`Rules.clear` returns a mask per column it constrains (their patterns admit no
+white space at either end) and cross-field masks under other keys; the other columns are checked
+for white space.
 """
 
 from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +34,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from channel_dw.errors import FileRejected
+from channel_dw.sources import _compiled as compiled
 from channel_dw.sources import ahead
 from channel_dw.sources import columnar as col
 from channel_dw.sources._delimited import (
@@ -39,7 +47,6 @@ from channel_dw.sources._delimited import (
     read_delimited,
     records_of,
 )
-from channel_dw.sources.base import REGION_CODES
 from channel_dw.sources.columnar import items_from_batches
 
 __all__ = ["items_from_batches", "read_delimited_batches"]
@@ -54,7 +61,6 @@ LOCAL_DATETIME = rf"^{col.certain_date()} {col.certain_time()}$"
 LOCAL_DATE = rf"^{col.certain_date()}$"
 LANDLINE = r"^0[0-9]{2,3}-?[0-9]{7,8}$"
 DECIMAL_YUAN = r"^-?[0-9]+(?:\.[0-9]{1,2})?$"
-HALL_CODE = rf"^(?:{'|'.join(sorted(REGION_CODES))})-[0-9]{{4}}$"
 
 
 def required(values: Mask, test: Callable[[Mask], Mask] | None = None) -> Mask:
@@ -87,21 +93,63 @@ local_date = pattern(LOCAL_DATE)
 mobile = pattern(col.MOBILE_SHAPES)
 mobile_or_landline = pattern(f"{col.MOBILE_SHAPES}|{LANDLINE}")
 decimal = pattern(DECIMAL_YUAN)
-region = member_of(sorted(REGION_CODES))
-hall_code = pattern(HALL_CODE)
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Rules:
+    """A source's row rules for its fast paths, a subset of what its ``RowChecks`` admit: a
+    :class:`_compiled.Rule` per contract column and the cross-field rules. The compiled pass
+    (:mod:`_compiled`) reads them as they are; the columnar path as masks (:meth:`clear`)."""
+
+    columns: dict[str, compiled.Rule]
+    same_prefix: tuple[compiled.SamePrefix, ...] = ()
+
+    def plan(self, columns: Sequence[str], order: Sequence[int], encoding: str) -> compiled.Plan:
+        return compiled.Plan(columns, self.columns, order, encoding, b",", self.same_prefix)
+
+    def clear(self, c: Columns) -> dict[str, Mask]:
+        """The records that certainly pass, in columns: a mask per column the rules constrain,
+        one for each required free text (\"given\"; its text is checked as the others' is) and
+        one per cross-field rule."""
+        masks: dict[str, Mask] = {}
+        for name, rule in self.columns.items():
+            if rule.kind == compiled.FREE:
+                if rule.required:
+                    masks[f"{name} given"] = required(c[name])
+                continue
+            test = _mask_test(rule)
+            key = f"{name} has @" if rule.kind == compiled.HAS_AT else name
+            masks[key] = required(c[name], test) if rule.required else optional(c[name], test)
+        for p in self.same_prefix:
+            prefix = pc.utf8_slice_codeunits(c[p.whole], 0, p.length)
+            masks[f"{p.whole} starts with {p.part}"] = pc.equal(prefix, c[p.part])
+        return masks
+
+
+def _mask_test(rule: compiled.Rule) -> Callable[[Mask], Mask]:
+    if rule.kind == compiled.MEMBER:
+        return member_of(rule.values)
+    if rule.kind == compiled.HALL_CODE:
+        return pattern(rf"^(?:{'|'.join(sorted(rule.values))})-[0-9]{{4}}$")
+    if rule.kind == compiled.HAS_AT:
+        return partial(pc.match_substring, pattern="@")
+    return {
+        compiled.MOBILE: mobile,
+        compiled.MOBILE_OR_LANDLINE: mobile_or_landline,
+        compiled.DATETIME: local_datetime,
+        compiled.DATE: local_date,
+        compiled.YUAN: decimal,
+    }[rule.kind]
+
+
 def read_delimited_batches(
-    path: Path,
-    layout: DelimitedLayout,
-    columns: Sequence[str],
-    clear: Callable[[Columns], dict[str, Mask]],
+    path: Path, layout: DelimitedLayout, columns: Sequence[str], rules: Rules
 ) -> Iterator[col.Batch]:
-    """The batches of a delimited export; ``clear`` gives the source's vectorised row rules over
-    its values by contract column name."""
+    """The batches of a delimited export under the source's row ``rules`` (by contract column
+    name): the compiled pass reads every chunk it can, the columnar path the others."""
     name = path.name
     with path.open("rb") as binary:
         has_bom = binary.read(len(UTF8_BOM)) == UTF8_BOM
@@ -116,7 +164,7 @@ def read_delimited_batches(
         consumed: list[str] = []
         header = csv.reader(_decoded_lines([first_line], encoding, name, consumed))
         order = _header_order(header, name, layout, encoding, has_bom, consumed)
-        reader = _ChunkReader(name, layout, columns, order, clear)
+        reader = _ChunkReader(name, layout, columns, order, rules, encoding)
         chunks = col.read_chunks(binary, CHUNK_BYTES, first=2, quote=b'"', name=name)
         # Each chunk's batches are read ahead on the reader threads (see ahead.py); only the
         # generator is made here, its body runs there.
@@ -126,12 +174,13 @@ def read_delimited_batches(
 
 
 class _ChunkReader:
-    def __init__(self, name, layout, columns, order, clear) -> None:
+    def __init__(self, name, layout, columns, order, rules: Rules, encoding: str) -> None:
         self.name = name
+        self.plan = rules.plan(columns, order, encoding)
         self.layout = layout
         self.columns = tuple(columns)
         self.order = order  # order[k]: the file position of contract column k
-        self.clear = clear
+        self.clear = rules.clear
         names = [f"f{i}" for i in range(len(order))]
         self.read_options = pcsv.ReadOptions(column_names=names, block_size=1 << 20)
         self.convert_options = pcsv.ConvertOptions(  # an empty value is NULL
@@ -147,6 +196,12 @@ class _ChunkReader:
         self.decode_values = True  # chunks not in UTF-8 are parsed as bytes first (_decoded)
 
     def batches(self, data: bytes, first: int, encoding: str) -> Iterator[col.Batch]:
+        if b'"' not in data and compiled.available() and _decodes(data, encoding):
+            try:
+                yield self._compiled(data, first, encoding)
+                return
+            except FileRejected:
+                pass  # read again below, which passes on the rows before the line, then raises
         if encoding == "utf-8" or data.isascii():
             utf8, fast = data, self._fast
         else:
@@ -173,6 +228,22 @@ class _ChunkReader:
         yield from col.bisect(
             lines, fast, partial(self._slow, encoding="utf-8"), split=_quote_safe_split
         )
+
+    def _compiled(self, data: bytes, first: int, encoding: str) -> col.Batch:
+        """The chunk through the compiled pass; the lines it does not take through the
+        per-record path (a line with a quote character, the one thing that could make a record
+        of two lines, is never in such a chunk)."""
+        text, taken, slow = self.plan.run(data, first)
+        items = (
+            item
+            for index, start, stop in slow.tolist()
+            for item in records_of(
+                [data[start:stop]], first + index, encoding, self.name, self.order, self.layout
+            )
+        )
+        batch = col.batch_from_items(self.columns, items)
+        batch.text, batch.text_rows = text, taken
+        return batch
 
     def _slow(self, lines: col.Lines, encoding: str) -> col.Batch:
         physical = [lines.line(i) for i in range(len(lines))]
@@ -270,6 +341,19 @@ def _decoded(raw: pa.ChunkedArray, encoding: str) -> pa.ChunkedArray | None:
     except UnicodeDecodeError:
         return None
     return pa.chunked_array([pa.array(texts, pa.string()).take(encoded.indices)], pa.string())
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """Whether the compiled pass may read the chunk: in UTF-8 only when it all decodes (else the
+    columnar path finds the line that does not); in another encoding always, as its values
+    above ASCII are taken only when they are listed values, in that encoding."""
+    if encoding != "utf-8" or data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _quote_safe_split(lines: col.Lines) -> int | None:

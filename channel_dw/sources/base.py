@@ -82,6 +82,7 @@ class SourceSpec:
 # --- shared vocabulary of the contract -------------------------------------------------------
 
 REGION_CODES = frozenset({"TY", "DT", "YQ", "CZ", "JC", "SZ", "JZ", "YC", "XZ", "LF", "LL"})
+REGIONS = tuple(sorted(REGION_CODES))
 
 _PHONE_JUNK = re.compile(r"[\s\-().]")
 _MOBILE = re.compile(r"1\d{10}")

@@ -107,14 +107,18 @@ def certain_datetimes(col: pa.Array | pa.ChunkedArray) -> pa.Array | None:
 
 @dataclass
 class Batch:
-    """One chunk of a file: its good rows (text columns + ``_line``) and its rejections."""
+    """One chunk of a file: its good rows (text columns + ``_line``) and its rejections. Rows a
+    compiled reader has already written as COPY text (:mod:`_compiled`: the columns, then the
+    line, tab-separated) are in ``text``, ``text_rows`` of them, beside those in ``rows``."""
 
     rows: pa.Table
     rejections: list[Rejection] = field(default_factory=list)
+    text: bytes = b""
+    text_rows: int = 0
 
     @property
     def num_rows(self) -> int:
-        return self.rows.num_rows
+        return self.rows.num_rows + self.text_rows
 
 
 def schema_for(columns: Sequence[str]) -> pa.Schema:
@@ -173,7 +177,17 @@ def items_from_batches(columns: Sequence[str], batches: Iterable[Batch]) -> Iter
         lines = batch.rows.column(LINE).to_pylist()
         values = [batch.rows.column(c).to_pylist() for c in columns]
         rows = [Row(line, tuple(v[i] for v in values)) for i, line in enumerate(lines)]
+        rows += rows_of_text(batch.text)
         yield from sorted([*rows, *batch.rejections], key=lambda item: item.line)
+
+
+def rows_of_text(text: bytes) -> list[Row]:
+    """The rows of a batch's COPY text (which holds no escapes: see :mod:`_compiled`)."""
+    rows = []
+    for line in text.decode("utf-8").split("\n")[:-1]:  # not splitlines(): a value may hold U+2028
+        *values, number = line.split("\t")
+        rows.append(Row(int(number), tuple(None if v == "\\N" else v for v in values)))
+    return rows
 
 
 def combine(columns: Sequence[str], fast: pa.Table, slow_items: Iterable[Item | None]) -> Batch:
@@ -355,6 +369,9 @@ class LineTooLong(FileRejected):
     """A line (or a quoted record) longer than :func:`limits.max_line_bytes`."""
 
 
+FIRST_CHUNK_BYTES = 1 << 20
+
+
 def read_chunks(
     fh, size: int, first: int = 1, quote: bytes | None = None, name: str = "the file"
 ) -> Iterator[tuple[bytes, int]]:
@@ -367,8 +384,12 @@ def read_chunks(
     of it have been read: it is never held whole."""
     limit = limits.max_line_bytes()
     rest = b""
+    # The first chunk is small, so that COPY starts while the next ones are read: PostgreSQL's
+    # parse of the COPY is the slower side of a load, and it waits for the first chunk.
+    want = min(size, FIRST_CHUNK_BYTES)
     while True:
-        block = fh.read(size)
+        block = fh.read(want)
+        want = size
         if not block:
             break
         data = rest + block

@@ -26,12 +26,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.compute as pc
-
 from channel_dw.sources import _delimited_fast as fast
-from channel_dw.sources import columnar as col
+from channel_dw.sources._compiled import DATE, DATETIME, FREE, HAS_AT, MEMBER, MOBILE, Rule
 from channel_dw.sources._delimited import DelimitedLayout, Fields, RowChecks
-from channel_dw.sources.base import Item, SourceSpec
+from channel_dw.sources.base import REGIONS, Item, SourceSpec
 from channel_dw.sources.columnar import Batch
 
 COLUMNS = (
@@ -64,25 +62,27 @@ def _check(f: Fields, checks: RowChecks) -> None:
     checks.timestamp("updated_at", f["updated_at"], required=True)
 
 
-def _clear(c: fast.Columns) -> dict[str, fast.Mask]:
-    """The records that certainly pass :func:`_check`, in columns (a mask per column)."""
-    return {
-        "customer_id given": fast.required(c["customer_id"]),  # its text is checked too
-        "msisdn": fast.required(c["msisdn"], fast.mobile),
-        "email has @": col.null_or(c["email"], pc.match_substring(c["email"], "@")),
-        "region_code": fast.required(c["region_code"], fast.region),
-        "value_tier": fast.required(c["value_tier"], fast.member_of(VALUE_TIERS)),
-        "status": fast.required(c["status"], fast.member_of(STATUSES)),
-        "open_date": fast.required(c["open_date"], fast.local_date),
-        "updated_at": fast.required(c["updated_at"], fast.local_datetime),
+# The rules of _check the fast paths apply, a subset of what it admits (see _delimited_fast).
+RULES = fast.Rules(
+    {
+        "customer_id": Rule(FREE),
+        "msisdn": Rule(MOBILE),
+        "member_id": Rule(FREE, required=False),
+        "email": Rule(HAS_AT, required=False),
+        "region_code": Rule(MEMBER, values=REGIONS),
+        "value_tier": Rule(MEMBER, values=VALUE_TIERS),
+        "status": Rule(MEMBER, values=STATUSES),
+        "open_date": Rule(DATE),
+        "updated_at": Rule(DATETIME),
     }
+)
 
 
 LAYOUT = DelimitedLayout(header=COLUMNS, encoding="utf-8", check=_check)
 
 
 def read_batches(path: Path) -> Iterator[Batch]:
-    return fast.read_delimited_batches(path, LAYOUT, COLUMNS, _clear)
+    return fast.read_delimited_batches(path, LAYOUT, COLUMNS, RULES)
 
 
 def read(path: Path) -> Iterator[Item]:

@@ -30,11 +30,19 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyarrow.compute as pc
-
 from channel_dw.sources import _delimited_fast as fast
+from channel_dw.sources._compiled import (
+    DATETIME,
+    FREE,
+    HALL_CODE,
+    MEMBER,
+    MOBILE,
+    YUAN,
+    Rule,
+    SamePrefix,
+)
 from channel_dw.sources._delimited import DelimitedLayout, Fields, RowChecks
-from channel_dw.sources.base import Item, SourceSpec
+from channel_dw.sources.base import REGIONS, Item, SourceSpec
 from channel_dw.sources.columnar import Batch
 
 COLUMNS = (
@@ -84,26 +92,29 @@ def _check(f: Fields, checks: RowChecks) -> None:
     checks.choice("result", f["result"], RESULTS, required=True)
 
 
-def _clear(c: fast.Columns) -> dict[str, fast.Mask]:
-    """The records that certainly pass :func:`_check`, in columns (a mask per column)."""
-    return {
-        "txn_id given": fast.required(c["txn_id"]),  # not a column: its text is checked too
-        "hall_code": fast.required(c["hall_code"], fast.hall_code),
-        "region_code": fast.required(c["region_code"], fast.region),
-        "hall_in_region": pc.equal(pc.utf8_slice_codeunits(c["hall_code"], 0, 2), c["region_code"]),
-        "msisdn": fast.optional(c["msisdn"], fast.mobile),
-        "txn_time": fast.required(c["txn_time"], fast.local_datetime),
-        "biz_code": fast.required(c["biz_code"], fast.member_of(BIZ_CODES)),
-        "amount": fast.optional(c["amount"], fast.decimal),
-        "result": fast.required(c["result"], fast.member_of(RESULTS)),
-    }
+# The rules of _check the fast paths apply, a subset of what it admits (see _delimited_fast).
+RULES = fast.Rules(
+    {
+        "txn_id": Rule(FREE),
+        "hall_code": Rule(HALL_CODE, values=REGIONS),
+        "region_code": Rule(MEMBER, values=REGIONS),
+        "msisdn": Rule(MOBILE, required=False),
+        "txn_time": Rule(DATETIME),
+        "biz_code": Rule(MEMBER, values=BIZ_CODES),
+        "amount": Rule(YUAN, required=False),
+        "result": Rule(MEMBER, values=RESULTS),
+        "staff_id": Rule(FREE, required=False),
+        "ref_order_no": Rule(FREE, required=False),
+    },
+    same_prefix=(SamePrefix("hall_code", "region_code", 2),),
+)
 
 
 LAYOUT = DelimitedLayout(header=COLUMNS, encoding="utf-8", check=_check)
 
 
 def read_batches(path: Path) -> Iterator[Batch]:
-    return fast.read_delimited_batches(path, LAYOUT, COLUMNS, _clear)
+    return fast.read_delimited_batches(path, LAYOUT, COLUMNS, RULES)
 
 
 def read(path: Path) -> Iterator[Item]:

@@ -29,8 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from channel_dw.sources import _delimited_fast as fast
+from channel_dw.sources._compiled import DATETIME, FREE, MEMBER, MOBILE, MOBILE_OR_LANDLINE, Rule
 from channel_dw.sources._delimited import DelimitedLayout, Fields, RowChecks
-from channel_dw.sources.base import Item, SourceSpec
+from channel_dw.sources.base import REGIONS, Item, SourceSpec
 from channel_dw.sources.columnar import Batch
 
 # The contract's header name of each raw column, in the raw table's column order.
@@ -75,23 +76,25 @@ def _check(f: Fields, checks: RowChecks) -> None:
     checks.region("地市", f["地市"], required=False)
 
 
-def _clear(c: fast.Columns) -> dict[str, fast.Mask]:
-    """The records that certainly pass :func:`_check`, in columns (a mask per column)."""
-    return {
-        "call_id given": fast.required(c["call_id"]),  # not a column: its text is checked too
-        "caller_number": fast.optional(c["caller_number"], fast.mobile_or_landline),
-        "verified_number": fast.optional(c["verified_number"], fast.mobile),
-        "call_start": fast.required(c["call_start"], fast.local_datetime),
-        "ivr_end": fast.optional(c["ivr_end"], fast.local_datetime),
-        "answer_time": fast.optional(c["answer_time"], fast.local_datetime),
-        "hangup_time": fast.required(c["hangup_time"], fast.local_datetime),
-        "service_type": fast.required(c["service_type"], fast.member_of(SERVICE_TYPES)),
-        "biz_code": fast.optional(c["biz_code"], fast.member_of(BIZ_CODES)),
-        "biz_result": fast.optional(c["biz_result"], fast.member_of(BIZ_RESULTS)),
-        "satisfaction": fast.optional(c["satisfaction"], fast.member_of(SATISFACTION_SCORES)),
-        "is_complaint": fast.required(c["is_complaint"], fast.member_of(YES_NO)),
-        "region_code": fast.optional(c["region_code"], fast.region),
+# The rules of _check the fast paths apply, a subset of what it admits (see _delimited_fast).
+RULES = fast.Rules(
+    {
+        "call_id": Rule(FREE),
+        "caller_number": Rule(MOBILE_OR_LANDLINE, required=False),
+        "verified_number": Rule(MOBILE, required=False),
+        "call_start": Rule(DATETIME),
+        "ivr_end": Rule(DATETIME, required=False),
+        "answer_time": Rule(DATETIME, required=False),
+        "hangup_time": Rule(DATETIME),
+        "service_type": Rule(MEMBER, values=SERVICE_TYPES),
+        "agent_id": Rule(FREE, required=False),
+        "biz_code": Rule(MEMBER, required=False, values=BIZ_CODES),
+        "biz_result": Rule(MEMBER, required=False, values=BIZ_RESULTS),
+        "satisfaction": Rule(MEMBER, required=False, values=SATISFACTION_SCORES),
+        "is_complaint": Rule(MEMBER, values=YES_NO),
+        "region_code": Rule(MEMBER, required=False, values=REGIONS),
     }
+)
 
 
 LAYOUT = DelimitedLayout(header=tuple(HEADER_TO_COLUMN), encoding="gbk", check=_check)
@@ -99,7 +102,7 @@ COLUMNS = tuple(HEADER_TO_COLUMN.values())
 
 
 def read_batches(path: Path) -> Iterator[Batch]:
-    return fast.read_delimited_batches(path, LAYOUT, COLUMNS, _clear)
+    return fast.read_delimited_batches(path, LAYOUT, COLUMNS, RULES)
 
 
 def read(path: Path) -> Iterator[Item]:

@@ -65,9 +65,10 @@ def test_batch_stream_sends_every_row_once_as_copy_text_keeping_null_and_empty_a
         Batch(rows_table(columns, [Row(1, ("x", None)), Row(2, ("", 'say "hi",\tthen\nleave'))])),
         Batch(rows_table(columns, []), [Rejection(3, "bad_value", "b is odd", "raw")]),
         Batch(rows_table(columns, [Row(4, ("太原", "nul\x00byte \\N"))])),
+        Batch(rows_table(columns, [Row(6, (" ", None))]), text=b"y\t\\N\t5\n", text_rows=1),
     ]
     seen = []
-    with BatchStream(iter(batches), 42, seen.append) as stream:
+    with BatchStream(iter(batches), seen.append) as stream:
         data = _read_all(stream)
 
     assert seen == batches
@@ -76,9 +77,11 @@ def test_batch_stream_sends_every_row_once_as_copy_text_keeping_null_and_empty_a
     # does; NUL dropped (PostgreSQL text cannot hold it). Checked against PostgreSQL itself in
     # tests/integration/test_copy_text.py.
     assert data.decode().split("\n") == [
-        "x\t\\N\t1\t42",
-        "\tsay \\x22hi\\x22,\\tthen\\nleave\t2\t42",
-        "太原\tnulbyte \\\\N\t4\t42",
+        "x\t\\N\t1",
+        "\tsay \\x22hi\\x22,\\tthen\\nleave\t2",
+        "太原\tnulbyte \\\\N\t4",
+        "y\t\\N\t5",  # a compiled reader's text first, as it is
+        " \t\\N\t6",
         "",
     ]
 
@@ -101,8 +104,8 @@ def test_batch_stream_renders_a_batch_whose_first_chunk_is_empty():
             "_line": pa.chunked_array([pa.array([], pa.int64()), pa.array([2, 3])]),
         }
     )
-    with BatchStream(iter([Batch(table)]), 7, lambda b: None) as stream:
-        assert _read_all(stream) == b"x\t2\t7\n\\N\t3\t7\n"
+    with BatchStream(iter([Batch(table)]), lambda b: None) as stream:
+        assert _read_all(stream) == b"x\t2\n\\N\t3\n"
 
 
 def test_batch_stream_raises_the_readers_error_from_read():
@@ -110,7 +113,7 @@ def test_batch_stream_raises_the_readers_error_from_read():
         yield Batch(rows_table(("a",), [Row(1, ("x",))]))
         raise FileRejected("f.txt", 9, "bad_trailer", "the trailer says 3 records")
 
-    with BatchStream(batches(), 1, lambda b: None) as stream, pytest.raises(FileRejected):
+    with BatchStream(batches(), lambda b: None) as stream, pytest.raises(FileRejected):
         _read_all(stream)
     assert stream.error is not None and stream.error.rule == "bad_trailer"
 
@@ -123,7 +126,7 @@ def test_batch_stream_stops_its_reader_when_the_copy_gives_up_early():
             pulled.append(i)
             yield Batch(rows_table(("a",), [Row(i, (str(i),))]))
 
-    with BatchStream(batches(), 1, lambda b: None, queued=2) as stream:
+    with BatchStream(batches(), lambda b: None, queued=2) as stream:
         stream.read()
     assert len(pulled) < 10  # the queue holds a few chunks, not the whole file
 

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from channel_dw.errors import FileRejected
 from channel_dw.sources import _app_lines, _delimited_fast, app, get_source, sms, stores, web
 from channel_dw.sources.base import Rejection
-from channel_dw.sources.columnar import LINE, Lines, schema_for
+from channel_dw.sources.columnar import LINE, Lines, rows_of_text, schema_for
 from tests.fuzz import KEYS, Original, _pack, damaged, damages, fuzz_settings, make_originals
 
 HANG_SECONDS = 20  # a reader takes milliseconds on these files; this long is a hang
@@ -80,6 +80,7 @@ def read_all(source: str, path: Path) -> tuple[list[int], list[Rejection], FileR
                 assert isinstance(batch.rows, pa.Table)
                 assert batch.rows.schema.names == schema.names
                 lines.extend(batch.rows.column(LINE).to_pylist())
+                lines.extend(row.line for row in rows_of_text(batch.text))
                 rejections.extend(batch.rejections)
         except FileRejected as exc:
             return lines, rejections, exc

@@ -1,0 +1,232 @@
+/* One pass over a chunk of a delimited export: split, check and render as COPY text.
+ *
+ * What it does and why: channel_dw/sources/_compiled.py, which builds it with the C compiler
+ * and calls render() through ctypes. Rule kinds are those of _compiled.py. Every test admits a
+ * subset of what the per-record rules (_delimited.RowChecks) admit; a line any test doubts goes
+ * to the per-record path, which decides.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+enum { FREE, MEMBER, MOBILE, MOBILE_OR_LANDLINE, DATETIME, DATE, YUAN, HALL_CODE, HAS_AT };
+
+#define MAX_FIELDS 256
+
+static const int64_t days_in[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+static int is_digit(uint8_t b) { return b >= '0' && b <= '9'; }
+
+static int all_digits(const uint8_t *v, int64_t s, int64_t e) {
+    for (int64_t i = s; i < e; i++)
+        if (!is_digit(v[i])) return 0;
+    return 1;
+}
+
+static int two(const uint8_t *v, int64_t i) { return (v[i] - '0') * 10 + (v[i + 1] - '0'); }
+
+/* YYYY-MM-DD at s (10 bytes), year from 1000, a day that certainly exists: the 29th of February
+ * is left to the per-record path, which asks the calendar (columnar.certain_date()). */
+static int is_date(const uint8_t *v, int64_t s) {
+    if (v[s + 4] != '-' || v[s + 7] != '-') return 0;
+    if (!all_digits(v, s, s + 4) || !all_digits(v, s + 5, s + 7) || !all_digits(v, s + 8, s + 10))
+        return 0;
+    if (v[s] == '0') return 0;
+    int month = two(v, s + 5), day = two(v, s + 8);
+    if (month < 1 || month > 12 || day < 1) return 0;
+    return day <= days_in[month] && !(month == 2 && day == 29);
+}
+
+static int is_datetime(const uint8_t *v, int64_t s, int64_t e) {
+    if (e - s != 19 || v[s + 10] != ' ' || v[s + 13] != ':' || v[s + 16] != ':') return 0;
+    if (!is_date(v, s) || !all_digits(v, s + 11, s + 13) || !all_digits(v, s + 14, s + 16) ||
+        !all_digits(v, s + 17, s + 19))
+        return 0;
+    return two(v, s + 11) <= 23 && v[s + 14] <= '5' && v[s + 17] <= '5';
+}
+
+/* ^(?:(?:\+86|0086|86)[ -]?)?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}$, matched greedily: after a
+ * prefix or a group the next byte is either a digit or a separator, so the regular expression
+ * has no other way to match. */
+static int is_mobile(const uint8_t *v, int64_t s, int64_t e) {
+    int64_t i = s;
+    if (e - i >= 3 && v[i] == '+' && v[i + 1] == '8' && v[i + 2] == '6')
+        i += 3;
+    else if (e - i >= 4 && v[i] == '0' && v[i + 1] == '0' && v[i + 2] == '8' && v[i + 3] == '6')
+        i += 4;
+    else if (e - i >= 2 && v[i] == '8' && v[i + 1] == '6')
+        i += 2;
+    if (i > s && i < e && (v[i] == ' ' || v[i] == '-')) i++;
+    static const int groups[3] = {3, 4, 4};
+    for (int g = 0; g < 3; g++) {
+        int n = groups[g];
+        if (g > 0 && i < e && (v[i] == ' ' || v[i] == '-')) i++;
+        if (e - i < n || !all_digits(v, i, i + n)) return 0;
+        if (g == 0 && v[i] != '1') return 0;
+        i += n;
+    }
+    return i == e;
+}
+
+/* ^0[0-9]{2,3}-?[0-9]{7,8}$ */
+static int is_landline(const uint8_t *v, int64_t s, int64_t e) {
+    if (e - s < 2 || v[s] != '0') return 0;
+    int64_t dash = -1;
+    for (int64_t i = s + 1; i < e; i++) {
+        if (v[i] == '-') {
+            if (dash >= 0) return 0;
+            dash = i;
+        } else if (!is_digit(v[i])) {
+            return 0;
+        }
+    }
+    if (dash < 0) return e - s - 1 >= 9 && e - s - 1 <= 11;
+    return dash - s - 1 >= 2 && dash - s - 1 <= 3 && e - dash - 1 >= 7 && e - dash - 1 <= 8;
+}
+
+/* ^-?[0-9]+(?:\.[0-9]{1,2})?$ */
+static int is_yuan(const uint8_t *v, int64_t s, int64_t e) {
+    int64_t i = v[s] == '-' ? s + 1 : s, whole = i;
+    while (i < e && is_digit(v[i])) i++;
+    if (i == whole) return 0;
+    if (i == e) return 1;
+    if (v[i] != '.' || e - i - 1 < 1 || e - i - 1 > 2) return 0;
+    return all_digits(v, i + 1, e);
+}
+
+/* The index of the listed value (lo..hi-1) equal to v[s:e], or -1. */
+static int64_t member(const uint8_t *v, int64_t s, int64_t e, int64_t lo, int64_t hi,
+                      const int64_t *match_off, const uint8_t *match_bytes) {
+    int64_t n = e - s;
+    for (int64_t j = lo; j < hi; j++) {
+        if (match_off[j + 1] - match_off[j] == n && memcmp(match_bytes + match_off[j], v + s, n) == 0)
+            return j;
+    }
+    return -1;
+}
+
+/* Renders the lines of v[0:n] that pass every rule into out as COPY text (the contract's columns
+ * in order, a missing value as \N, then the line number), and lists the others in slow: per line
+ * its index, the offset of its first byte and the offset after its \n. Blank lines are neither.
+ * Returns the bytes written; *taken and *n_slow count the lines. out must hold what
+ * _compiled.Plan.run() gives it room for. */
+int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const int64_t *order,
+               int64_t ncols, const int64_t *kinds, const uint8_t *required, const int64_t *set_of,
+               const int64_t *set_bounds, const int64_t *match_off, const uint8_t *match_bytes,
+               const int64_t *emit_off, const uint8_t *emit_bytes, const int64_t *pairs,
+               int64_t n_pairs, int ascii_only, const uint8_t *first_bytes,
+               const uint8_t *last_bytes, int64_t first, uint8_t *out, int64_t *slow,
+               int64_t *taken, int64_t *n_slow) {
+    int64_t starts[MAX_FIELDS], ends[MAX_FIELDS], chosen[MAX_FIELDS];
+    uint8_t high[MAX_FIELDS];
+    uint8_t digits[24];
+    int64_t p = 0, line = 0, pos = 0;
+    *taken = 0;
+    *n_slow = 0;
+    if (fields > MAX_FIELDS || ncols > MAX_FIELDS) return -1;
+    while (pos < n) {
+        const uint8_t *nl = memchr(v + pos, '\n', (size_t)(n - pos));
+        int64_t stop = nl ? nl - v : n;
+        int64_t end = stop;
+        if (end > pos && v[end - 1] == '\r') end--;
+        int blank = end == pos, ok = !blank;
+        int64_t f = 0;
+        if (ok) {
+            starts[0] = pos;
+            high[0] = 0;
+            for (int64_t i = pos; i < end; i++) {
+                uint8_t b = v[i];
+                if (b == sep) {
+                    ends[f] = i;
+                    if (++f == fields) {
+                        ok = 0;
+                        break;
+                    }
+                    starts[f] = i + 1;
+                    high[f] = 0;
+                } else if (b < 0x20 || b == '"' || b == '\\') { /* control, quote, backslash */
+                    ok = 0;
+                    break;
+                } else if (b >= 0x80) {
+                    high[f] = 1;
+                }
+            }
+            if (ok) {
+                ends[f] = end;
+                ok = f == fields - 1;
+            }
+        }
+        for (int64_t k = 0; ok && k < ncols; k++) {
+            int64_t at = order[k], s = starts[at], e = ends[at];
+            int64_t kind = kinds[k];
+            chosen[k] = -1;
+            if (e == s) {
+                ok = !required[k];
+            } else if (first_bytes[v[s]] || last_bytes[v[e - 1]]) {
+                ok = 0; /* may start or end with white space */
+            } else if (kind == MEMBER) {
+                chosen[k] = member(v, s, e, set_bounds[set_of[k]], set_bounds[set_of[k] + 1],
+                                   match_off, match_bytes);
+                ok = chosen[k] >= 0;
+            } else if (kind == HALL_CODE) {
+                ok = e - s == 7 && v[s + 2] == '-' && all_digits(v, s + 3, e) &&
+                     member(v, s, s + 2, set_bounds[set_of[k]], set_bounds[set_of[k] + 1],
+                            match_off, match_bytes) >= 0;
+            } else if (high[at] && ascii_only) {
+                ok = 0; /* text not in UTF-8: the per-record path transcodes it */
+            } else if (kind == MOBILE) {
+                ok = is_mobile(v, s, e);
+            } else if (kind == MOBILE_OR_LANDLINE) {
+                ok = is_mobile(v, s, e) || is_landline(v, s, e);
+            } else if (kind == DATETIME) {
+                ok = is_datetime(v, s, e);
+            } else if (kind == DATE) {
+                ok = e - s == 10 && is_date(v, s);
+            } else if (kind == YUAN) {
+                ok = is_yuan(v, s, e);
+            } else if (kind == HAS_AT) {
+                ok = memchr(v + s, '@', (size_t)(e - s)) != NULL;
+            }
+        }
+        for (int64_t j = 0; ok && j < n_pairs; j++) {
+            int64_t whole = order[pairs[3 * j]], part = order[pairs[3 * j + 1]];
+            int64_t length = pairs[3 * j + 2];
+            ok = ends[part] - starts[part] == length && ends[whole] - starts[whole] >= length &&
+                 memcmp(v + starts[whole], v + starts[part], (size_t)length) == 0;
+        }
+        if (ok) {
+            for (int64_t k = 0; k < ncols; k++) {
+                int64_t at = order[k], s = starts[at], e = ends[at];
+                if (e == s) {
+                    out[p++] = '\\';
+                    out[p++] = 'N';
+                } else if (chosen[k] >= 0) {
+                    int64_t a = emit_off[chosen[k]], b = emit_off[chosen[k] + 1];
+                    memcpy(out + p, emit_bytes + a, (size_t)(b - a));
+                    p += b - a;
+                } else {
+                    memcpy(out + p, v + s, (size_t)(e - s));
+                    p += e - s;
+                }
+                out[p++] = '\t';
+            }
+            int64_t number = first + line;
+            int d = 0;
+            do {
+                digits[d++] = (uint8_t)('0' + number % 10);
+                number /= 10;
+            } while (number > 0);
+            while (d > 0) out[p++] = digits[--d];
+            out[p++] = '\n';
+            (*taken)++;
+        } else if (!blank) {
+            slow[3 * *n_slow] = line;
+            slow[3 * *n_slow + 1] = pos;
+            slow[3 * *n_slow + 2] = stop + 1;
+            (*n_slow)++;
+        }
+        line++;
+        pos = stop + 1;
+    }
+    return p;
+}

@@ -1,0 +1,252 @@
+"""One compiled pass over a chunk of a delimited export: split, check and render as COPY text.
+
+The columnar path (:mod:`_delimited_fast`) parses a chunk into Arrow columns, runs a vectorised
+mask per rule and renders the rows it clears as COPY text: three passes over the data, each in
+compiled code but each a pass of its own, and together more CPU than PostgreSQL spends parsing the
+COPY (the loader's profile in docs/benchmarks.md). This module does the three in one pass, in a
+small C function (``_compiled.c``): for each line of a chunk it finds the fields, tests each
+against its column's rule, and, when every test passes, writes the record straight into the COPY
+text the loader sends (columns in contract order, an empty value as ``\\N``, the line number
+last). Every other line goes to the per-record path, exactly as a line the masks did not clear does.
+
+The rules here admit a subset of what :class:`_delimited.RowChecks` admits, as the masks do; they
+are declared per column with :class:`Rule` beside each source's ``_clear`` masks. A line the
+kernel takes holds no quote character, no byte below 0x20 (a trailing ``\\r`` aside), no
+backslash (so nothing in it needs a COPY escape), and no value whose first or last byte may belong
+to white space. In a file that is not UTF-8 (the hotline's GBK) a line is taken only when every
+byte above 0x7F is part of a listed value, which the kernel writes in UTF-8.
+
+The C file is built once per machine with its C compiler (``cc``, or ``$CC``) into a shared
+library kept beside this module in ``__pycache__`` (or in the temporary directory when that is not
+writable), named by a hash of its source, and called through ctypes, which releases the GIL: the
+reader threads of :mod:`ahead` run it side by side. (numba was measured first: its kernel was as
+fast, but loading it cost 1.2 CPU-s in every new process, as much as the COPY of a million rows.)
+Without a C compiler the readers keep to the columnar path (:func:`available`), which gives the
+same rows and rejections, more slowly; the loader says so once in its log.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from channel_dw.sources import columnar as col
+
+# The kinds of rule (Rule.kind).
+FREE = 0  # any text (its ends and bytes checked as every value's are)
+MEMBER = 1  # one of Rule.values
+MOBILE = 2  # columnar.MOBILE_SHAPES
+MOBILE_OR_LANDLINE = 3  # MOBILE_SHAPES or _delimited_fast.LANDLINE
+DATETIME = 4  # YYYY-MM-DD HH:MM:SS that certainly exists (columnar.certain_date/time)
+DATE = 5  # YYYY-MM-DD that certainly exists
+YUAN = 6  # _delimited_fast.DECIMAL_YUAN: -?[0-9]+(\.[0-9]{1,2})?
+HALL_CODE = 7  # two letters of Rule.values, a dash, four digits
+HAS_AT = 8  # text holding an @ (the e-mail's fast check)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What the kernel asks of one contract column: ``kind`` (above), whether it must be given,
+    and for MEMBER and HALL_CODE the values allowed (HALL_CODE: its region prefixes)."""
+
+    kind: int
+    required: bool = True
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SamePrefix:
+    """A cross-field rule: the first ``length`` bytes of column ``whole`` are column ``part``
+    (the halls' hall_code ``TY-0012`` and region_code ``TY``)."""
+
+    whole: str
+    part: str
+    length: int
+
+
+class Plan:
+    """A source's rules as the kernel's arrays, for a file whose contract column k is at file
+    position ``order[k]``, in ``encoding``."""
+
+    def __init__(
+        self,
+        columns: Sequence[str],
+        rules: dict[str, Rule],
+        order: Sequence[int],
+        encoding: str,
+        separator: bytes = b",",
+        same_prefix: Sequence[SamePrefix] = (),
+    ) -> None:
+        n = len(columns)
+        self.separator = separator[0]
+        self.fields = len(order)
+        self.order = np.asarray(order, dtype=np.int64)
+        self.kinds = np.array([rules[c].kind for c in columns], dtype=np.int64)
+        self.required = np.array([rules[c].required for c in columns], dtype=np.uint8)
+        self.set_of = np.full(n, -1, dtype=np.int64)
+        match: list[bytes] = []
+        emit: list[bytes] = []
+        bounds = [0]
+        for k, c in enumerate(columns):
+            if rules[c].values:
+                self.set_of[k] = len(bounds) - 1
+                for v in rules[c].values:
+                    match.append(v.encode(encoding))
+                    emit.append(v.encode("utf-8"))
+                bounds.append(len(match))
+        self.set_bounds = np.array(bounds, dtype=np.int64)
+        self.match_off, self.match_bytes = _packed(match)
+        self.emit_off, self.emit_bytes = _packed(emit)
+        at = {c: k for k, c in enumerate(columns)}
+        self.pairs = np.array(
+            [(at[p.whole], at[p.part], p.length) for p in same_prefix], dtype=np.int64
+        ).reshape(-1, 3)
+        self.ascii_only = encoding.replace("-", "").lower() not in ("utf8",)
+        self.widest_emit = max([len(e) for e in emit] + [1])
+
+    def run(self, data: bytes, first: int) -> tuple[bytes, int, np.ndarray]:
+        """The chunk's records the kernel takes, as COPY text, their count, and the other lines
+        (blank lines are neither): a row each of the line's index in the chunk, and where its
+        bytes start and end (after its ``\n``)."""
+        lines = data.count(b"\n") + 1
+        # Every value is written at most as wide as the widest listed value per input byte
+        # (GBK's two bytes become three), a missing one as \N, plus tabs and the line number.
+        room = len(data) * max(2, self.widest_emit) + lines * (2 * len(self.kinds) + 24)
+        out = np.empty(room, dtype=np.uint8)
+        slow = np.empty((lines, 3), dtype=np.int64)
+        taken, n_slow = ctypes.c_int64(), ctypes.c_int64()
+        size = _library().render(
+            data,
+            len(data),
+            self.separator,
+            self.fields,
+            _pointer(self.order),
+            len(self.kinds),
+            _pointer(self.kinds),
+            _pointer(self.required),
+            _pointer(self.set_of),
+            _pointer(self.set_bounds),
+            _pointer(self.match_off),
+            _pointer(self.match_bytes),
+            _pointer(self.emit_off),
+            _pointer(self.emit_bytes),
+            _pointer(self.pairs),
+            len(self.pairs),
+            int(self.ascii_only),
+            _pointer(_FIRST_BYTES),
+            _pointer(_LAST_BYTES),
+            first,
+            _pointer(out),
+            _pointer(slow),
+            ctypes.byref(taken),
+            ctypes.byref(n_slow),
+        )
+        if size < 0:
+            raise ValueError(f"the compiled pass reads at most 256 fields, not {self.fields}")
+        return out[:size].tobytes(), taken.value, slow[: n_slow.value]
+
+
+def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    off = np.zeros(len(values) + 1, dtype=np.int64)
+    off[1:] = np.cumsum([len(v) for v in values])
+    data = np.frombuffer(b"".join(values) or b"\0", dtype=np.uint8).copy()
+    return off, data
+
+
+_FIRST_BYTES = col._FIRST_BYTES.astype(np.uint8)
+_LAST_BYTES = col._LAST_BYTES.astype(np.uint8)
+_SOURCE = Path(__file__).with_suffix(".c")
+log = logging.getLogger(__name__)
+
+
+def _pointer(array: np.ndarray) -> ctypes.c_void_p:
+    return ctypes.c_void_p(array.ctypes.data)
+
+
+_lock = threading.Lock()
+_loaded: ctypes.CDLL | None = None
+_missing: str | None = None  # why the library cannot be had, once found out
+
+
+def available() -> bool:
+    """Whether the compiled pass can run here (built now if it was not yet); the first time it
+    cannot, the reason is logged."""
+    try:
+        _library()
+    except OSError:
+        return False
+    return True
+
+
+def _library() -> ctypes.CDLL:
+    global _loaded, _missing
+    if _loaded is not None:
+        return _loaded
+    with _lock:
+        if _loaded is None:
+            if _missing is not None:
+                raise OSError(_missing)
+            try:
+                _loaded = _load(_built())
+            except OSError as exc:
+                _missing = str(exc)
+                log.warning(
+                    "the compiled reader pass is not available, so the delimited sources load "
+                    "through the slower columnar path (same rows and rejections): %s",
+                    _missing,
+                )
+                raise
+    return _loaded
+
+
+def _load(path: Path) -> ctypes.CDLL:
+    lib = ctypes.CDLL(str(path))
+    p, i64 = ctypes.c_void_p, ctypes.c_int64
+    lib.render.restype = i64
+    lib.render.argtypes = [
+        ctypes.c_char_p, i64, ctypes.c_uint8, i64, p, i64, p, p, p, p, p, p, p, p, p, i64,
+        ctypes.c_int, p, p, i64, p, p, p, p,
+    ]  # fmt: skip
+    return lib
+
+
+def _built() -> Path:
+    """The shared library of _compiled.c, built now if this source has not been built yet."""
+    source = _SOURCE.read_bytes()
+    name = f"_compiled-{hashlib.sha256(source).hexdigest()[:16]}.so"
+    for folder in (_SOURCE.parent / "__pycache__", Path(tempfile.gettempdir()) / "channel-dw"):
+        if (folder / name).exists():
+            return folder / name
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        raise OSError("no C compiler found (cc, gcc, or $CC)")
+    for folder in (_SOURCE.parent / "__pycache__", Path(tempfile.gettempdir()) / "channel-dw"):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, partial = tempfile.mkstemp(suffix=".so", dir=folder)
+        except OSError:
+            continue
+        os.close(fd)
+        done = subprocess.run(
+            [compiler, "-O2", "-shared", "-fPIC", "-o", partial, str(_SOURCE)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            os.unlink(partial)
+            raise OSError(f"{compiler} could not build {_SOURCE.name}: {done.stderr[-2000:]}")
+        os.replace(partial, folder / name)  # whole or not at all, beside a build running at once
+        return folder / name
+    raise OSError(f"no writable folder to build {_SOURCE.name} in")

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
-from channel_dw.sources.ahead import in_order
+from channel_dw.sources.ahead import Done, in_order
 
 if TYPE_CHECKING:
     from channel_dw.sources.columnar import Batch
@@ -168,8 +168,10 @@ class BatchStream:
         in order, as they come from the reader."""
         for batch in self._batches:
             self._on_batch(batch)
-            if batch.num_rows:
+            if batch.rows.num_rows:
                 yield partial(_render, batch)
+            elif batch.text_rows:
+                yield Done([batch.text])  # nothing to render: on at once
 
     def read(self, size: int = -1) -> bytes:
         if self._finished:

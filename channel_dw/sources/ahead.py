@@ -61,7 +61,12 @@ def in_order(
     with ThreadPoolExecutor(workers, thread_name_prefix=name) as pool:
         try:
             while True:
+                # More jobs are taken while the first is still running, never once it is done:
+                # taking a job may wait (on the chunks before, for the rendering pool), and its
+                # result is wanted now (the first chunk's COPY waited for three chunks' reading).
                 while not exhausted and len(pending) <= workers:
+                    if pending and pending[0].done():
+                        break
                     try:
                         job = next(jobs)
                     except StopIteration:
@@ -69,7 +74,7 @@ def in_order(
                     except BaseException as exc:  # raised after the results before it
                         exhausted, stopped = True, exc
                     else:
-                        pending.append(pool.submit(job))
+                        pending.append(_ready(job) if isinstance(job, Done) else pool.submit(job))
                 if not pending:
                     break
                 yield pending.popleft().result()
@@ -78,6 +83,23 @@ def in_order(
                 future.cancel()
     if stopped is not None:
         raise stopped
+
+
+class Done(Generic[T]):
+    """A job whose result is already known (``value``): :func:`in_order` gives it in its place
+    without handing it to a thread (the rendering of rows a compiled reader wrote as text)."""
+
+    def __init__(self, value: T) -> None:
+        self.value = value
+
+    def __call__(self) -> T:
+        return self.value
+
+
+def _ready(job: Done[T]) -> Future[T]:
+    future: Future[T] = Future()
+    future.set_result(job.value)
+    return future
 
 
 @contextmanager

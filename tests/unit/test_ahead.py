@@ -38,12 +38,30 @@ def test_one_thread_runs_the_jobs_in_the_callers_thread(monkeypatch):
 
 def test_at_most_workers_plus_one_jobs_are_taken_ahead():
     log = []
-    results = ahead.in_order(_jobs(range(10), log), workers=2)
+    results = ahead.in_order(_jobs(range(10), log, delay=lambda v: 0.3 if v == 0 else 0), workers=2)
     assert next(results)[0] == 0
     assert [e for e in log if e[0] == "taken"] == [("taken", 0), ("taken", 1), ("taken", 2)]
     assert next(results)[0] == 1
-    assert len(log) == 4
+    assert len(log) == 3  # job 1 finished while job 0 ran: given before another is taken
     results.close()
+
+
+def test_a_finished_first_job_is_given_before_a_job_that_waits_is_taken():
+    # The rendering pool's next job waits for the reader's next chunk: the first chunk's COPY text
+    # must not wait for it (the COPY started 0.15 s later when it did, 2026-12-04).
+    given = threading.Event()
+    waited = []
+
+    def jobs():
+        yield ahead.Done(0)  # already done, as a compiled reader's text is
+        waited.append(given.wait(timeout=2))
+        yield lambda: 1
+
+    results = ahead.in_order(jobs(), workers=2)
+    assert next(results) == 0
+    given.set()
+    assert list(results) == [1]
+    assert waited == [True]
 
 
 def test_a_jobs_error_comes_after_the_earlier_results_and_stops_the_rest():

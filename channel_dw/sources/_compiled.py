@@ -35,13 +35,15 @@ import shutil
 import subprocess
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from channel_dw.sources import columnar as col
+from channel_dw.sources.base import Item
+from channel_dw.sources.columnar import Batch
 
 # The kinds of rule (Rule.kind).
 FREE = 0  # any text (its ends and bytes checked as every value's are)
@@ -53,6 +55,8 @@ DATE = 5  # YYYY-MM-DD that certainly exists
 YUAN = 6  # _delimited_fast.DECIMAL_YUAN: -?[0-9]+(\.[0-9]{1,2})?
 HALL_CODE = 7  # two letters of Rule.values, a dash, four digits
 HAS_AT = 8  # text holding an @ (the e-mail's fast check)
+ISO_TS = 9  # the web's ts: YYYY-MM-DDTHH:MM:SS[.f{1,6}] with Z or an offset (JSON lines only)
+DECIMAL = 10  # columnar.DECIMAL: [+-]?[0-9]+(\.[0-9]+)? (JSON lines only)
 
 
 @dataclass(frozen=True)
@@ -119,16 +123,14 @@ class Plan:
         """The chunk's records the kernel takes, as COPY text, their count, and the other lines
         (blank lines are neither): a row each of the line's index in the chunk, and where its
         bytes start and end (after its ``\n``)."""
-        lines = data.count(b"\n") + 1
         # Every value is written at most as wide as the widest listed value per input byte
         # (GBK's two bytes become three), a missing one as \N, plus tabs and the line number.
-        room = len(data) * max(2, self.widest_emit) + lines * (2 * len(self.kinds) + 24)
-        out = np.empty(room, dtype=np.uint8)
-        slow = np.empty((lines, 3), dtype=np.int64)
-        taken, n_slow = ctypes.c_int64(), ctypes.c_int64()
-        size = _library().render(
+        return _run(
+            _library().render,
             data,
-            len(data),
+            first,
+            max(2, self.widest_emit),
+            2 * len(self.kinds) + 24,
             self.separator,
             self.fields,
             _pointer(self.order),
@@ -144,17 +146,125 @@ class Plan:
             _pointer(self.pairs),
             len(self.pairs),
             int(self.ascii_only),
-            _pointer(_FIRST_BYTES),
-            _pointer(_LAST_BYTES),
-            first,
-            _pointer(out),
-            _pointer(slow),
-            ctypes.byref(taken),
-            ctypes.byref(n_slow),
         )
-        if size < 0:
-            raise ValueError(f"the compiled pass reads at most 256 fields, not {self.fields}")
-        return out[:size].tobytes(), taken.value, slow[: n_slow.value]
+
+
+class JsonPlan:
+    """The rules of a source of JSON lines (the web's) as the arrays of ``render_json`` in
+    ``_compiled.c``: a :class:`Rule` per contract key (FREE, MEMBER, MOBILE, ISO_TS or DECIMAL),
+    and the rule that an event of ``needs`` requires a listed ``biz_code`` (1) and a listed
+    ``result`` too (2). The last column is the keys the contract does not name."""
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        rules: dict[str, Rule],
+        event: str,
+        needs: dict[str, int],
+        biz_code: tuple[str, Sequence[str]],
+        result: tuple[str, Sequence[str]],
+    ) -> None:
+        self.key_off, self.keys = _packed([k.encode() for k in keys])
+        self.kinds = np.array([rules[k].kind for k in keys], dtype=np.int64)
+        self.required = np.array([rules[k].required for k in keys], dtype=np.uint8)
+        sets = [(k, rules[k].values) for k in keys if rules[k].values]
+        sets += [biz_code, result]
+        self.set_of = np.full(len(keys), -1, dtype=np.int64)
+        values: list[bytes] = []
+        bounds = [0]
+        for i, (key, allowed) in enumerate(sets):
+            if i < len(sets) - 2:
+                self.set_of[list(keys).index(key)] = i
+            values += [v.encode() for v in allowed]
+            bounds.append(len(values))
+        self.set_bounds = np.array(bounds, dtype=np.int64)
+        self.match_off, self.match_bytes = _packed(values)
+        at = list(keys).index
+        self.cond = np.array(
+            [at(event), at(biz_code[0]), len(sets) - 2, at(result[0]), len(sets) - 1],
+            dtype=np.int64,
+        )
+        self.event_needs = np.array(
+            [needs.get(v, 0) for v in rules[event].values] or [0], dtype=np.uint8
+        )
+
+    def run(self, data: bytes, first: int) -> tuple[bytes, int, np.ndarray]:
+        """As :meth:`Plan.run`: the COPY text of the lines taken, their count, the others."""
+        # A taken line is written no longer than it is, but for \N per key and the line number.
+        return _run(
+            _library().render_json,
+            data,
+            first,
+            1,
+            3 * len(self.kinds) + 30,
+            len(self.kinds),
+            _pointer(self.key_off),
+            _pointer(self.keys),
+            _pointer(self.kinds),
+            _pointer(self.required),
+            _pointer(self.set_of),
+            _pointer(self.set_bounds),
+            _pointer(self.match_off),
+            _pointer(self.match_bytes),
+            _pointer(self.cond),
+            _pointer(self.event_needs),
+        )
+
+
+def _run(render, data: bytes, first: int, growth: int, per_line: int, *rules):
+    """A pass of ``render`` (a function of _compiled.c) over the chunk with the plan's ``rules``
+    (its arguments after the chunk and its length), with room for what it may write: ``growth``
+    bytes per byte read and ``per_line`` more per line."""
+    lines = _library().count_byte(data, len(data), 10) + 1
+    out = np.empty(len(data) * growth + lines * per_line, dtype=np.uint8)
+    slow = np.empty((lines, 3), dtype=np.int64)
+    taken, n_slow = ctypes.c_int64(), ctypes.c_int64()
+    size = render(
+        data,
+        len(data),
+        *rules,
+        _pointer(_FIRST_BYTES),
+        _pointer(_LAST_BYTES),
+        first,
+        _pointer(out),
+        _pointer(slow),
+        ctypes.byref(taken),
+        ctypes.byref(n_slow),
+    )
+    if size < 0:
+        raise ValueError("the compiled pass reads at most 256 fields")
+    return out[:size].tobytes(), taken.value, slow[: n_slow.value]
+
+
+def batch_of(
+    plan: Plan | JsonPlan,
+    data: bytes,
+    first: int,
+    columns: Sequence[str],
+    per_record: Callable[[int, bytes], Iterable[Item | None]],
+) -> Batch:
+    """A chunk's batch: what the plan's pass takes, as COPY text, and the items the per-record
+    path makes of the other lines (``per_record(number, line)``), which may raise the file's
+    rejection."""
+    text, taken, slow = plan.run(data, first)
+    items = (
+        item
+        for index, start, stop in slow.tolist()
+        for item in per_record(first + index, data[start:stop])
+    )
+    batch = col.batch_from_items(columns, items)
+    batch.text, batch.text_rows = text, taken
+    return batch
+
+
+def utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
@@ -218,6 +328,10 @@ def _load(path: Path) -> ctypes.CDLL:
         ctypes.c_char_p, i64, ctypes.c_uint8, i64, p, i64, p, p, p, p, p, p, p, p, p, i64,
         ctypes.c_int, p, p, i64, p, p, p, p,
     ]  # fmt: skip
+    lib.count_byte.restype = i64
+    lib.count_byte.argtypes = [ctypes.c_char_p, i64, ctypes.c_uint8]
+    lib.render_json.restype = i64
+    lib.render_json.argtypes = [ctypes.c_char_p, i64, i64, *[p] * 12, i64, p, p, p, p]
     return lib
 
 

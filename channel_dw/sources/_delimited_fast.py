@@ -233,17 +233,15 @@ class _ChunkReader:
         """The chunk through the compiled pass; the lines it does not take through the
         per-record path (a line with a quote character, the one thing that could make a record
         of two lines, is never in such a chunk)."""
-        text, taken, slow = self.plan.run(data, first)
-        items = (
-            item
-            for index, start, stop in slow.tolist()
-            for item in records_of(
-                [data[start:stop]], first + index, encoding, self.name, self.order, self.layout
-            )
+        return compiled.batch_of(
+            self.plan,
+            data,
+            first,
+            self.columns,
+            lambda number, line: records_of(
+                [line], number, encoding, self.name, self.order, self.layout
+            ),
         )
-        batch = col.batch_from_items(self.columns, items)
-        batch.text, batch.text_rows = text, taken
-        return batch
 
     def _slow(self, lines: col.Lines, encoding: str) -> col.Batch:
         physical = [lines.line(i) for i in range(len(lines))]
@@ -347,13 +345,7 @@ def _decodes(data: bytes, encoding: str) -> bool:
     """Whether the compiled pass may read the chunk: in UTF-8 only when it all decodes (else the
     columnar path finds the line that does not); in another encoding always, as its values
     above ASCII are taken only when they are listed values, in that encoding."""
-    if encoding != "utf-8" or data.isascii():
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
+    return encoding != "utf-8" or compiled.utf8(data)
 
 
 def _quote_safe_split(lines: col.Lines) -> int | None:

@@ -63,8 +63,11 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import _compiled as compiled
 from channel_dw.sources import ahead, limits
 from channel_dw.sources import columnar as col
+from channel_dw.sources._compiled import DECIMAL, FREE, ISO_TS, MEMBER, MOBILE, Rule
+from channel_dw.sources._web_extra import extra_column
 from channel_dw.sources.base import (
     Item,
     Rejection,
@@ -180,12 +183,39 @@ _TS = (
     rf"^{col.certain_date()}T{col.certain_time()}(?:\.[0-9]{{1,6}})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-_JSON_SAFE = r'^[^"\\\x00-\x1f]*$'
 _FREE_TEXT = tuple(k for k in _KEYS if k not in ("ts", "event", "msisdn", "amount"))
 
 
+# The row rules the compiled pass applies (_compiled.c, render_json), a subset of _parse_line's.
+_PLAN = compiled.JsonPlan(
+    _KEYS,
+    {
+        **{key: Rule(FREE, required=False) for key in _KEYS},
+        **{key: Rule(FREE) for key in ("event_id", "visitor_id")},
+        "ts": Rule(ISO_TS),
+        "msisdn": Rule(MOBILE, required=False),
+        "event": Rule(MEMBER, values=tuple(sorted(EVENTS))),
+        "amount": Rule(DECIMAL, required=False),
+    },
+    event="event",
+    needs={"biz_submit": 1, "biz_result": 2},
+    biz_code=("biz_code", tuple(sorted(BIZ_CODES))),
+    result=("result", tuple(sorted(RESULTS))),
+)
+
+
 def _chunk(data: bytes, first: int, name: str) -> tuple[int, ahead.Collected[col.Batch]]:
-    """One chunk's batches (run ahead on a reader thread, see :mod:`ahead`) and its size."""
+    """One chunk's batches (run ahead on a reader thread, see :mod:`ahead`) and its size: the
+    compiled pass where it can run (it takes only valid UTF-8), else the columnar path, which also
+    passes on the rows before a line that rejects the file."""
+    if compiled.available():
+        try:
+            batch = compiled.batch_of(
+                _PLAN, data, first, COLUMNS, lambda number, line: [_parse_line(number, line, name)]
+            )
+            return len(data), ahead.Collected([batch])
+        except FileRejected:
+            pass
     lines = col.Lines.of(data, first)
     fast = partial(_fast_batch, name=name)
     return len(data), ahead.Collected(col.bisect(lines, fast, partial(_slow_batch, name=name)))
@@ -239,7 +269,7 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
     masks.append(pc.or_(pc.invert(is_biz), pc.and_(biz_ok, result_ok)))
     masks.append(col.null_or(c["msisdn"], col.matches(c["msisdn"], col.MOBILE_SHAPES)))
     masks.append(col.null_or(c["amount"], col.matches(c["amount"], col.DECIMAL)))
-    extra, extra_masks = _extra_column(table, extras)
+    extra, extra_masks = extra_column(table, extras)
     if extra is None:
         return None
     good = col.and_all(masks + extra_masks, n)
@@ -254,54 +284,6 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
         fast = fast.filter(pa.array(good))
     slow = (_parse_line(lines.first + i, lines.line(i), name) for i in index[~good].tolist())
     return col.combine(COLUMNS, fast, slow)
-
-
-def _extra_column(table: pa.Table, extras: list[str]) -> tuple[pa.Array | None, list]:
-    """The keys the contract does not name, with a value, as one compact JSON object per row
-    (None when a row has none), and masks that leave to the slow path what this cannot build:
-    a value that is not text, and text that needs escaping.
-
-    The objects are joined only for the rows that hold a text value of a vendor key (15 % of a
-    generated day), then put in place with one take; and a column whose bytes hold no quote,
-    backslash or control character at all needs no look at its values. Both together took the
-    column from 0.32 to 0.15 CPU-s per 1M lines (measured on 8 MB chunks)."""
-    n = table.num_rows
-    if not extras:
-        return pa.nulls(n, pa.string()), []
-    if any(orjson.dumps(k).decode() != f'"{k}"' for k in extras):
-        return None, []
-    texts, masks = [], []
-    for key in extras:
-        values = table.column(key)
-        if pa.types.is_string(values.type):
-            if col.may_hold_bytes(values, below=0x20, among=b'"\\'):  # what _JSON_SAFE refuses
-                masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
-            texts.append(key)
-        else:
-            masks.append(pc.is_null(values))
-    if not texts:
-        return pa.nulls(n, pa.string()), masks
-    held = np.zeros(n, dtype=bool)
-    for key in texts:
-        held |= pc.is_valid(table.column(key)).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(held)
-    if not len(rows):
-        return pa.nulls(n, pa.string()), masks
-    some = table.select(texts).take(pa.array(rows))
-    # Each part ends in a comma: joined without a separator (null_handling="skip" drops the
-    # rows where every part is null in pyarrow 26), then the last comma becomes the brace. Every
-    # row here holds a part, so none is empty.
-    parts = [
-        pc.fill_null(pc.binary_join_element_wise(f'"{key}":"', some.column(key), '",', ""), "")
-        for key in texts
-    ]
-    joined = pc.binary_join_element_wise(*parts, "")
-    wrapped = pc.binary_join_element_wise("{", pc.utf8_slice_codeunits(joined, 0, -1), "}", "")
-    # Row i takes object where[i]; the rows without one take the null appended after them.
-    where = np.full(n, len(rows), dtype=np.int64)
-    where[rows] = np.arange(len(rows))
-    objects = pa.concat_arrays([*wrapped.chunks, pa.nulls(1, pa.string())])
-    return objects.take(pa.array(where)), masks
 
 
 def _open(path: Path) -> BinaryIO:

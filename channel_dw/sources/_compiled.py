@@ -1,13 +1,14 @@
-"""One compiled pass over a chunk of a delimited export: split, check and render as COPY text.
+"""One compiled pass over a chunk of an export: split, check and render as COPY text.
 
-The columnar path (:mod:`_delimited_fast`) parses a chunk into Arrow columns, runs a vectorised
-mask per rule and renders the rows it clears as COPY text: three passes over the data, each in
-compiled code but each a pass of its own, and together more CPU than PostgreSQL spends parsing the
-COPY (the loader's profile in docs/benchmarks.md). This module does the three in one pass, in a
-small C function (``_compiled.c``): for each line of a chunk it finds the fields, tests each
-against its column's rule, and, when every test passes, writes the record straight into the COPY
-text the loader sends (columns in contract order, an empty value as ``\\N``, the line number
-last). Every other line goes to the per-record path, exactly as a line the masks did not clear does.
+The columnar path (:mod:`_delimited_fast`, :mod:`web`) parses a chunk into Arrow columns, runs a
+vectorised mask per rule and renders the rows it clears as COPY text: three passes over the data,
+each in compiled code but each a pass of its own, and together more CPU than PostgreSQL spends
+parsing the COPY (the loader's profile in docs/benchmarks.md). This module does the three in one
+pass, in a small C function (``_compiled.c`` for the delimited exports, ``_compiled_json.c`` for
+the web's JSON lines): for each line of a chunk it finds the fields, tests each against its
+column's rule, and, when every test passes, writes the record straight into the COPY text the
+loader sends (columns in contract order, an empty value as ``\\N``, the line number last). Every
+other line goes to the per-record path, exactly as a line the masks did not clear does.
 
 The rules here admit a subset of what :class:`_delimited.RowChecks` admits, as the masks do; they
 are declared per column with :class:`Rule` beside each source's ``_clear`` masks. A line the
@@ -276,7 +277,8 @@ def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 
 _FIRST_BYTES = col._FIRST_BYTES.astype(np.uint8)
 _LAST_BYTES = col._LAST_BYTES.astype(np.uint8)
-_SOURCE = Path(__file__).with_suffix(".c")
+_FOLDER = Path(__file__).parent
+_SOURCES = ("_compiled.h", "_compiled.c", "_compiled_json.c")  # the library's C files
 log = logging.getLogger(__name__)
 
 
@@ -336,16 +338,17 @@ def _load(path: Path) -> ctypes.CDLL:
 
 
 def _built() -> Path:
-    """The shared library of _compiled.c, built now if this source has not been built yet."""
-    source = _SOURCE.read_bytes()
+    """The shared library of the C files, built now if these sources have not been built yet."""
+    source = b"".join((_FOLDER / name).read_bytes() for name in _SOURCES)
     name = f"_compiled-{hashlib.sha256(source).hexdigest()[:16]}.so"
-    for folder in (_SOURCE.parent / "__pycache__", Path(tempfile.gettempdir()) / "channel-dw"):
+    folders = (_FOLDER / "__pycache__", Path(tempfile.gettempdir()) / "channel-dw")
+    for folder in folders:
         if (folder / name).exists():
             return folder / name
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
         raise OSError("no C compiler found (cc, gcc, or $CC)")
-    for folder in (_SOURCE.parent / "__pycache__", Path(tempfile.gettempdir()) / "channel-dw"):
+    for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             fd, partial = tempfile.mkstemp(suffix=".so", dir=folder)
@@ -353,14 +356,18 @@ def _built() -> Path:
             continue
         os.close(fd)
         done = subprocess.run(
-            [compiler, "-O2", "-shared", "-fPIC", "-o", partial, str(_SOURCE)],
+            [compiler, "-O2", "-shared", "-fPIC", "-o", partial]
+            + [str(_FOLDER / name) for name in _SOURCES if name.endswith(".c")],
             capture_output=True,
             text=True,
             check=False,
         )
         if done.returncode != 0:
             os.unlink(partial)
-            raise OSError(f"{compiler} could not build {_SOURCE.name}: {done.stderr[-2000:]}")
+            raise OSError(f"{compiler} could not build _compiled.c: {done.stderr[-2000:]}")
         os.replace(partial, folder / name)  # whole or not at all, beside a build running at once
+        for old in folder.glob("_compiled-*.so"):  # the builds of earlier sources
+            if old.name != name:
+                old.unlink(missing_ok=True)
         return folder / name
-    raise OSError(f"no writable folder to build {_SOURCE.name} in")
+    raise OSError("no writable folder to build _compiled.c in")

@@ -223,3 +223,24 @@ def test_the_web_pass_gives_what_the_columnar_path_gives_on_a_generated_day(tmp_
             got = (got.values[:-1], json.loads(got.values[-1]))
             want = (want.values[:-1], json.loads(want.values[-1]))
         assert got == want
+
+
+def test_the_library_is_built_once_and_a_failed_build_says_why(tmp_path, monkeypatch):
+    for name in _compiled._SOURCES:
+        (tmp_path / name).write_bytes((_compiled._FOLDER / name).read_bytes())
+    monkeypatch.setattr(_compiled, "_FOLDER", tmp_path)
+    monkeypatch.setattr(_compiled.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "_compiled-0000000000000000.so").write_bytes(b"an older build")
+
+    built = _compiled._built()
+
+    assert built.parent == tmp_path / "__pycache__"
+    assert [p.name for p in built.parent.iterdir()] == [built.name]  # the older build removed
+    assert _compiled._built() == built  # not built again
+    assert _compiled._load(built).count_byte(b"a\nb\n", 4, 10) == 2
+
+    built.unlink()
+    monkeypatch.setenv("CC", "false")  # a compiler that fails
+    with pytest.raises(OSError, match="could not build"):
+        _compiled._built()

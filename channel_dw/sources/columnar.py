@@ -13,7 +13,8 @@ what made the loader slow, so the readers take a second, compiled path first:
 
 So the contract's rules and messages live in one place, and the compiled path only decides how
 much of a file never needs them. A :class:`Batch` carries one chunk's result to the loading core:
-the good rows as an Arrow table of text columns plus ``_line``, and the rejections.
+the good rows as an Arrow table of text columns plus ``_line`` (and, from the C pass of
+:mod:`_compiled`, as COPY text), and the rejections.
 """
 
 from __future__ import annotations

@@ -118,19 +118,21 @@ class Plan:
             [(at[p.whole], at[p.part], p.length) for p in same_prefix], dtype=np.int64
         ).reshape(-1, 3)
         self.ascii_only = encoding.replace("-", "").lower() not in ("utf8",)
-        self.widest_emit = max([len(e) for e in emit] + [1])
+        # A listed value is written in UTF-8, up to this many times as long as it is in the file
+        # (GBK's two bytes for 人 become three); anything else is written as it is read.
+        self.growth = max([-(-len(e) // len(m)) for e, m in zip(emit, match, strict=True)] + [1])
 
     def run(self, data: bytes, first: int) -> tuple[bytes, int, np.ndarray]:
         """The chunk's records the kernel takes, as COPY text, their count, and the other lines
         (blank lines are neither): a row each of the line's index in the chunk, and where its
         bytes start and end (after its ``\n``)."""
-        # Every value is written at most as wide as the widest listed value per input byte
-        # (GBK's two bytes become three), a missing one as \N, plus tabs and the line number.
+        # Every value is written at most `growth` times as long as it is read, a missing one as
+        # \N, plus a tab each and the line number.
         return _run(
             _library().render,
             data,
             first,
-            max(2, self.widest_emit),
+            self.growth,
             2 * len(self.kinds) + 24,
             self.separator,
             self.fields,

@@ -260,16 +260,6 @@ def batch_of(
     return batch
 
 
-def utf8(data: bytes) -> bool:
-    if data.isascii():
-        return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
 def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     off = np.zeros(len(values) + 1, dtype=np.int64)
     off[1:] = np.cumsum([len(v) for v in values])

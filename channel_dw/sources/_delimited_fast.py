@@ -345,7 +345,7 @@ def _decodes(data: bytes, encoding: str) -> bool:
     """Whether the compiled pass may read the chunk: in UTF-8 only when it all decodes (else the
     columnar path finds the line that does not); in another encoding always, as its values
     above ASCII are taken only when they are listed values, in that encoding."""
-    return encoding != "utf-8" or compiled.utf8(data)
+    return encoding != "utf-8" or col.is_utf8(data)
 
 
 def _quote_safe_split(lines: col.Lines) -> int | None:

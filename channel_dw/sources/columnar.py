@@ -323,6 +323,16 @@ def one_of(col: pa.Array | pa.ChunkedArray, values: Iterable[str]) -> pa.Array:
 # --- line-oriented chunks --------------------------------------------------------------------
 
 
+def is_utf8(data: bytes) -> bool:
+    if data.isascii():
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 @dataclass
 class Lines:
     """The physical lines of a chunk of bytes: offsets into it, numbered from ``first``."""
@@ -344,13 +354,7 @@ class Lines:
         return len(self.starts)
 
     def is_utf8(self) -> bool:
-        if self.data.isascii():
-            return True
-        try:
-            self.data.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return True
+        return is_utf8(self.data)
 
     def line(self, i: int) -> bytes:
         return self.data[self.starts[i] : self.ends[i] + 1]

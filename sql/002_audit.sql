@@ -6,7 +6,7 @@ create table if not exists audit.file_ledger (
     file_path text not null,
     business_date date not null,
     size_bytes bigint not null,
-    sha256 text not null,
+    sha256 text,
     status text not null,
     rows_read bigint,
     rows_loaded bigint,
@@ -27,6 +27,13 @@ comment on table audit.file_ledger is
     'Every delivery of every export file: loaded, skipped (identical re-delivery), superseded '
     '(replaced by a corrected delivery of the same name), rejected (with rule and reason), '
     'abandoned (an interrupted attempt, cleaned up by the retry) or loading (in progress).';
+
+-- The checksum of a first delivery of a name is taken while it loads (channel_dw.ingest.delivery):
+-- a row has it once it has ended, loaded, skipped or rejected.
+alter table audit.file_ledger alter column sha256 drop not null;
+alter table audit.file_ledger drop constraint if exists file_ledger_sha256_known;
+alter table audit.file_ledger add constraint file_ledger_sha256_known
+    check (sha256 is not null or status in ('loading', 'abandoned'));
 
 -- At most one live delivery of a file name per source.
 create unique index if not exists file_ledger_one_live

@@ -3,7 +3,10 @@
 The life of one delivery, and why each step is where it is:
 
 1. **Fingerprint.** Size and SHA-256 of the bytes. If the live delivery of that file name has the
-   same checksum, the new delivery is recorded as ``skipped`` and nothing else happens.
+   same checksum, the new delivery is recorded as ``skipped`` and nothing else happens. The
+   checksum is taken on a thread from the moment the file is opened: a name delivered before
+   waits for it before anything is read; a first delivery is read beside it, and its ledger row
+   gets it when the load ends (``sha256`` is null while a first delivery is ``loading``).
 2. **Ledger row ``loading``** (committed), so an interrupted attempt is visible; the next attempt on
    the same name cleans it up and records it as ``abandoned``.
 3. **COPY, one transaction.** The file's rows stream from its reader into a new per-file table
@@ -85,6 +88,7 @@ class LoadOutcome:
     check_warnings: int = 0
     seconds: float = 0.0
     size_bytes: int = 0
+    sha256: str | None = None  # None until the checksum has been taken (Delivery)
 
     def summary(self) -> str:
         if self.status == "loaded":
@@ -169,8 +173,8 @@ def _finish(conn: PgConnection, outcome: LoadOutcome) -> None:
     with conn.cursor() as cur:
         cur.execute(
             "update audit.file_ledger set status = %s, rows_read = %s, rows_loaded = %s,"
-            " rows_quarantined = %s, rule = %s, reason = %s, finished_at = now()"
-            " where file_id = %s",
+            " rows_quarantined = %s, rule = %s, reason = %s, finished_at = now(),"
+            " sha256 = coalesce(%s, sha256) where file_id = %s",
             (
                 outcome.status,
                 outcome.rows_read,
@@ -178,6 +182,7 @@ def _finish(conn: PgConnection, outcome: LoadOutcome) -> None:
                 outcome.rows_quarantined,
                 outcome.rule,
                 outcome.reason,
+                outcome.sha256,
                 outcome.file_id,
             ),
         )
@@ -354,12 +359,11 @@ def load_file(
     if reason:
         raise UnusableFile(path, reason)
     delivery = Delivery(path)  # held open until the COPY has ended: see Delivery
-    size, sha256 = delivery.size, delivery.sha256
     own_conn = conn is None
     try:
         conn = conn or connect(s, application_name=f"channel-dw load {spec.name}")
     except BaseException:
-        delivery.fh.close()
+        delivery.close()
         raise
     loaded_by = loaded_by or f"{socket.gethostname()}:{os.getpid()}"
     key = lock_key(spec.name, path.name)
@@ -368,16 +372,22 @@ def load_file(
         take_file_lock(conn, key, spec, path.name, progress)
         try:
             _recover_interrupted(conn, spec, path.name)
+            previous = _previous(conn, spec, path.name)
+            # A name delivered before is compared by its checksum before anything is read; a
+            # first delivery is read while its checksum is taken (the ledger gets it at the end).
+            sha256 = None if previous is None else delivery.sha256
             with conn.cursor() as cur:
                 cur.execute(
                     "insert into audit.file_ledger (source, file_name, file_path, business_date,"
                     " size_bytes, sha256, status, loaded_by) values (%s, %s, %s, %s, %s, %s,"
                     " 'loading', %s) returning file_id",
-                    (spec.name, path.name, str(path), business_date, size, sha256, loaded_by),
-                )
+                    (spec.name, path.name, str(path), business_date, delivery.size, sha256,
+                     loaded_by),
+                )  # fmt: skip
                 file_id = cur.fetchone()[0]
-            outcome = LoadOutcome(file_id, spec.name, path.name, "loading", size_bytes=size)
-            previous = _previous(conn, spec, path.name)
+            outcome = LoadOutcome(
+                file_id, spec.name, path.name, "loading", size_bytes=delivery.size, sha256=sha256
+            )
             if previous is not None and previous[1] == sha256 and _same_verdict(previous):
                 prev_id, _, prev_status, _, _ = previous
                 outcome.status = "skipped"
@@ -396,7 +406,7 @@ def load_file(
 
             counters = _Counters()
             try:
-                delivery.check("while its checksum was taken")
+                delivery.check("before it was read")
                 try:
                     _copy_rows(conn, spec, path, file_id, counters, progress, delivery)
                 except Exception as exc:
@@ -415,6 +425,7 @@ def load_file(
                 if run_checks:
                     _run_checks(conn, s, spec, outcome)
                 outcome.status = "loaded"
+                outcome.sha256 = delivery.sha256  # taken beside the COPY: done by now
                 _swap_in(conn, spec, outcome)
             except FileRejected as rejected:
                 conn.rollback()
@@ -426,6 +437,7 @@ def load_file(
                 outcome.rows_read = counters.loaded + counters.quarantined
                 outcome.rows_loaded = 0
                 outcome.rows_quarantined = 0
+                outcome.sha256 = delivery.sha256  # the next delivery of the name compares it
                 _finish(conn, outcome)
                 conn.commit()
             except BaseException as exc:
@@ -451,7 +463,7 @@ def load_file(
                     cur.execute("select pg_advisory_unlock(%s)", (key,))
                 conn.commit()
     finally:
-        delivery.fh.close()
+        delivery.close()
         if own_conn:
             conn.close()
 

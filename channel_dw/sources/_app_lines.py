@@ -1,11 +1,12 @@
-"""The app export's usual layout read in columns: one event a line after the header line.
+"""The app export's usual layout read a chunk at a time: one event a line after the header line.
 
 :func:`channel_dw.sources.app.read_batches` hands the document here when its first line is the
 whole header. The lines are cut in chunks, their layout checked in order, and each chunk's events
-parsed by pyarrow on the reader threads (:mod:`~channel_dw.sources.ahead`), with vectorised masks
-for the rules; what the columns cannot vouch for goes through the per-record path
-(:func:`_app_event._event_item`), and where the layout is not the usual one :class:`_Resume` hands
-the rest to the streaming parser.
+read on the reader threads (:mod:`~channel_dw.sources.ahead`) by the compiled pass
+(``_compiled_app.c``: parse, check and render as COPY text in one pass), or where it cannot run
+in pyarrow's columns (:mod:`_app_columns`). What either cannot vouch for goes through the
+per-record path (:func:`_app_event._event_item`), and where the layout is not the usual one
+:class:`_Resume` hands the rest to the streaming parser.
 """
 
 from __future__ import annotations
@@ -19,22 +20,21 @@ from typing import BinaryIO
 import ijson
 import numpy as np
 import orjson
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pj
 
+from channel_dw.sources import _app_columns as columns
+from channel_dw.sources import _compiled as compiled
 from channel_dw.sources import ahead
 from channel_dw.sources import columnar as col
+from channel_dw.sources._app_columns import _BRACE, _CLOSE, _COMMA, _CR
 from channel_dw.sources._app_event import (
-    _EVENT_KEYS,
     _MAX_TIME_MS,
     _MIN_TIME_MS,
-    _NESTED_KEYS,
     BIZ_CODES,
     COLUMNS,
     EVENT_TYPES,
     _event_item,
 )
+from channel_dw.sources._compiled import FREE, INTEGER, MEMBER, MOBILE, Rule
 from channel_dw.sources.base import Item
 
 
@@ -50,42 +50,34 @@ CHUNK_BYTES = 8 << 20
 _HEAD_LIMIT = 1 << 16  # a header line longer than this is not the usual layout
 _TAIL_LIMIT = 1 << 20  # nor is more than this after the events
 _WHITE = b" \t\r\n"  # JSON white space
-_BRACE, _CLOSE, _COMMA, _CR = 0x7B, 0x7D, 0x2C, 0x0D
 
-_SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("time_ms", pa.int64()),
-        ("type", pa.string()),
-        ("user", pa.struct([("uid", pa.string()), ("msisdn", pa.string())])),
-        ("device", pa.struct([("os", pa.string()), ("app_version", pa.string())])),
-        (
-            "biz",
-            pa.struct(
-                [
-                    ("code", pa.string()),
-                    ("amount_fen", pa.int64()),
-                    ("status", pa.int64()),
-                    ("err", pa.string()),
-                ]
-            ),
-        ),
-        ("rating", pa.struct([("score", pa.int64())])),
-    ]
+
+# The event's rules as the compiled pass reads them (``_compiled_app.c``): a key of a part is
+# ``part.key``; the columns in the order of COLUMNS, up to the export date.
+_PLAN = compiled.NestedPlan(
+    {
+        "id": Rule(FREE),
+        "time_ms": Rule(INTEGER, bounds=(_MIN_TIME_MS, _MAX_TIME_MS - 1)),
+        "user.uid": Rule(FREE, required=False),
+        "user.msisdn": Rule(MOBILE, required=False),
+        "device.os": Rule(FREE, required=False),
+        "device.app_version": Rule(FREE, required=False),
+        "type": Rule(MEMBER, values=tuple(sorted(EVENT_TYPES))),
+        "biz.code": Rule(FREE, required=False),
+        "biz.amount_fen": Rule(INTEGER, required=False),
+        "biz.status": Rule(INTEGER, required=False),
+        "biz.err": Rule(FREE, required=False),
+        "rating.score": Rule(INTEGER, required=False),
+    },
+    event="type",
+    when={
+        "biz": {
+            "biz.code": Rule(MEMBER, values=tuple(sorted(BIZ_CODES))),
+            "biz.status": Rule(INTEGER, bounds=(0, 1)),
+        },
+        "rate": {"rating.score": Rule(INTEGER, bounds=(1, 5))},
+    },
 )
-_PARSE = pj.ParseOptions(explicit_schema=_SCHEMA, unexpected_field_behavior="infer")
-_READ = pj.ReadOptions(use_threads=False)  # one thread per chunk: see web.py
-# Lines whose contract keys hold what the schema above does not expect (an integer as a string
-# or a float, text as a number, a part that is not an object): pyarrow would refuse the chunk.
-_SUSPECT = (
-    r'"(?:time_ms|amount_fen|status|score)"\s*:\s*(?:[^-0-9n\s]|-?[0-9]+[.eE]|-?[0-9]{19})'
-    r'|"(?:id|type|uid|msisdn|os|app_version|code|err)"\s*:\s*[^"n\s]'
-    r'|"(?:user|device|biz|rating)"\s*:\s*[^{n\s]'
-)
-_JSON_SAFE = r'^[^"\\\x00-\x1f]*$'  # text that compact JSON writes as it is
-_INT_FIELDS = (("biz", "amount_fen"), ("biz", "status"), ("rating", "score"))
-_INT64_MIN = -(2**63)
-_TEXT_FIELDS = (("user", "uid"), ("device", "os"), ("device", "app_version"), ("biz", "err"))
 
 
 class _Resume(Exception):
@@ -134,8 +126,9 @@ def _event_jobs(
     """One job per chunk: its event lines' batches and the position of its last event. The rest
     of the document goes in ``found``."""
     after_comma: bool | None = None  # the last event line ended with a comma (None: no event)
-    fast = partial(_fast_batch, export_date=export_date, hint=_Hint())
+    fast = partial(_fast_batch, export_date=export_date, hint=columns.Hint())
     slow = partial(_slow_batch, export_date=export_date)
+    plan = _plan_for(export_date)
     last = 0  # the position of the last event line so far
     chunks = _or_resume(col.read_chunks(f, CHUNK_BYTES), lambda: last)
     for data, first in chunks:
@@ -144,7 +137,7 @@ def _event_jobs(
             raise _Resume(first)
         events, tail_at, last_comma = _layout(lines, after_comma)
         last = first + events - 1
-        yield partial(_chunk, lines.slice(0, events), fast, slow, last)
+        yield partial(_chunk, lines.slice(0, events), fast, slow, last, plan, export_date)
         if events:
             after_comma = last_comma
         if tail_at is None:
@@ -168,9 +161,46 @@ def _chunk(
     fast: Callable[[col.Lines], col.Batch | None],
     slow: Callable[[col.Lines], col.Batch],
     last: int,
+    plan: compiled.NestedPlan | None,
+    export_date: str | None,
 ) -> tuple[int, ahead.Collected[col.Batch]]:
-    """One chunk's event lines as batches (on a reader thread), with the position of its last."""
+    """One chunk's event lines as batches (on a reader thread), with the position of its last:
+    by the compiled pass where it can run, else in columns."""
+    if plan is not None:
+        return last, ahead.Collected(_compiled_batch(lines, plan, export_date))
     return last, ahead.Collected(col.bisect(lines, fast, slow))
+
+
+def _plan_for(export_date: str | None) -> compiled.NestedPlan | None:
+    """The compiled pass's plan for a file of this export date, or None where it cannot run (no
+    C compiler; an export date COPY text would have to escape, which the pass does not write)."""
+    if export_date is not None and any(c in export_date for c in "\\\t\n\r\x00"):
+        return None
+    if not compiled.available():
+        return None
+    try:
+        tail = b"\\N" if export_date is None else export_date.encode()
+    except UnicodeEncodeError:  # a lone surrogate: the columnar path writes it as PostgreSQL can
+        return None
+    return _PLAN.with_tail(tail + b"\t")
+
+
+def _compiled_batch(
+    lines: col.Lines, plan: compiled.NestedPlan, export_date: str | None
+) -> Iterator[col.Batch]:
+    """The chunk's batch by the compiled pass; the lines it doubts go through the per-record path
+    (:func:`_line_item`), which raises _Resume (from the chunk's first line: nothing of it has
+    been yielded) where one is not an event."""
+    try:
+        yield compiled.batch_of(
+            plan,
+            lines.data,
+            lines.first,
+            COLUMNS,
+            lambda number, raw: (_line_item(number, raw, export_date),),
+        )
+    except _Resume:
+        raise _Resume(lines.first) from None
 
 
 def _or_resume(chunks: Iterator[tuple[bytes, int]], last: Callable[[], int]):
@@ -251,234 +281,10 @@ def _line_item(position: int, raw: bytes, export_date: str | None) -> Item:
     return _event_item(position, values[0], export_date)
 
 
-def _parse(buf: bytearray) -> pa.Table | None:
+def _fast_batch(lines: col.Lines, export_date: str | None, hint: columns.Hint) -> col.Batch | None:
+    """The chunk of event lines in pyarrow's columns (:mod:`_app_columns`); None when pyarrow
+    cannot parse it (the caller halves it)."""
     try:
-        return pj.read_json(pa.py_buffer(buf), read_options=_READ, parse_options=_PARSE)
-    except pa.ArrowInvalid:
-        return None
-
-
-@dataclass
-class _Hint:
-    screen: bool = False  # look for suspect lines before parsing
-
-
-def _fast_batch(lines: col.Lines, export_date: str | None, hint: _Hint) -> col.Batch | None:
-    """The chunk of event lines parsed by pyarrow; None when it cannot be (the caller halves it)."""
-    data = lines.data
-    n = len(lines)
-    arr = np.frombuffer(data, dtype=np.uint8)
-    starts, ends = lines.starts, lines.ends
-    ends = ends - ((ends > starts) & (arr[np.maximum(ends - 1, 0)] == _CR))
-    if not (ends - starts > 1).all():
-        return None
-    if col.may_nest_deeper(lines, ends, col.PYARROW_SAFE_DEPTH):
-        return None  # pyarrow's time grows with the square of the depth: the slow path judges
-    last = arr[ends - 1]
-    comma = last == _COMMA
-    # Every line one object, followed by a comma or not: the comma becomes a space.
-    if not (
-        (arr[starts] == _BRACE).all()
-        and (arr[ends[comma] - 2] == _CLOSE).all()
-        and (last[~comma] == _CLOSE).all()
-    ):
-        return None
-    buf = bytearray(data)
-    view = np.frombuffer(buf, dtype=np.uint8)
-    view[ends[comma] - 1] = 0x20
-    screened = hint.screen
-    table = None if screened else _parse(buf)
-    suspect = None
-    if table is None:
-        # Set aside the lines that hold a type the schema does not expect, and try (again).
-        # Once a chunk needed it the next ones are screened first: a failed parse costs more.
-        suspect = col.and_all([col.matches(_line_texts(lines), _SUSPECT)], n)
-        hint.screen = bool(suspect.any())
-        if not (hint.screen or screened):
-            return None
-        for i in np.flatnonzero(suspect).tolist():
-            view[starts[i] : ends[i]] = 0x20
-            view[starts[i] : starts[i] + 2] = (_BRACE, _CLOSE)
-        table = _parse(buf)
-        if table is None:
-            return None
-    if table.num_rows != n:
-        return None
-
-    c = {key: table.column(key) for key in ("id", "time_ms", "type")}
-    parts = {parent: table.column(parent) for parent in _NESTED_KEYS}
-    sub = {
-        (parent, key): pc.struct_field(parts[parent], key)
-        for parent, known in _NESTED_KEYS.items()
-        for key in known
-    }
-    clean, plain = _text_check(data, arr, starts)
-    event_type = c["type"]
-    is_biz = pc.equal(event_type, "biz")
-    is_rate = pc.equal(event_type, "rate")
-    status, score = sub["biz", "status"], sub["rating", "score"]
-    masks = [
-        col.present(c["id"]),
-        clean(c["id"]),
-        pc.greater_equal(c["time_ms"], _MIN_TIME_MS),
-        pc.less(c["time_ms"], _MAX_TIME_MS),
-        col.one_of(event_type, EVENT_TYPES),
-        *(clean(sub[key]) for key in _TEXT_FIELDS),
-        col.null_or(sub["user", "msisdn"], col.matches(sub["user", "msisdn"], col.MOBILE_SHAPES)),
-        clean(sub["biz", "code"]),
-        pc.or_kleene(
-            pc.invert(is_biz),
-            pc.and_kleene(
-                col.one_of(sub["biz", "code"], BIZ_CODES),
-                pc.is_in(status, value_set=pa.array([0, 1], pa.int64())),
-            ),
-        ),
-        pc.or_kleene(
-            pc.invert(is_rate),
-            pc.and_kleene(pc.greater_equal(score, 1), pc.less_equal(score, 5)),
-        ),
-    ]
-    # The streaming parser refuses -2**63 (it reads the magnitude first), pyarrow does not.
-    masks += [col.null_or(sub[k], pc.not_equal(sub[k], _INT64_MIN)) for k in _INT_FIELDS]
-    if suspect is not None:
-        masks.append(pa.array(~suspect))
-    if plain is not None:
-        masks.append(pa.array(plain))
-    extra, extra_masks = _extra_column(table, buf, lambda: _line_texts(lines))
-    good = col.and_all(masks + extra_masks, n)
-
-    def as_text(values: pa.ChunkedArray) -> pa.ChunkedArray:
-        return pc.cast(values, pa.string())
-
-    date = None if export_date is None else export_date.replace("\x00", "")
-    fast = pa.table(
-        {
-            "event_id": c["id"],
-            "time_ms": as_text(c["time_ms"]),
-            "uid": sub["user", "uid"],
-            "msisdn": sub["user", "msisdn"],
-            "os": sub["device", "os"],
-            "app_version": sub["device", "app_version"],
-            "event_type": event_type,
-            "biz_code": sub["biz", "code"],
-            "amount_fen": as_text(sub["biz", "amount_fen"]),
-            "biz_status": as_text(status),
-            "biz_err": sub["biz", "err"],
-            "rating_score": as_text(score),
-            "export_date": pa.repeat(pa.scalar(date, pa.string()), n),
-            "extra": extra,
-            col.LINE: pa.array(np.arange(lines.first, lines.first + n), pa.int64()),
-        }
-    )
-    if not good.all():  # a filter copies every column even when it keeps every row: 5 ms a chunk
-        fast = fast.filter(pa.array(good))
-    slow = (
-        _line_item(lines.number(i), lines.line(i), export_date)
-        for i in np.flatnonzero(~good).tolist()
-    )
-    try:
-        return col.combine(COLUMNS, fast, slow)
+        return columns.batch(lines, export_date, hint, _line_item)
     except _Resume:  # nothing of these lines has been yielded
         raise _Resume(lines.first) from None
-
-
-def _text_check(
-    data: bytes, arr: np.ndarray, starts: np.ndarray
-) -> tuple[Callable[[pa.ChunkedArray], pa.Array], np.ndarray | None]:
-    """A mask for a text column: null, or text that strip() leaves alone and is not empty; and
-    the lines it leaves to the per-record path (None: no line).
-
-    In a chunk of ASCII without escapes, a string can only start or end with a space (other white
-    space must be escaped, and a NUL too), whose byte is then next to a quote: the lines with such
-    a space (if few) go to the per-record path, and in the others the non-empty check is all it
-    takes."""
-    if data.isascii() and b"\\" not in data:
-        spaces = np.flatnonzero(arr == 0x20)
-        quoted = spaces[
-            (arr[spaces - 1] == 0x22) | (arr[np.minimum(spaces + 1, len(arr) - 1)] == 0x22)
-        ]
-        if len(quoted) * 100 <= len(starts):
-            plain = np.ones(len(starts), dtype=bool)
-            plain[np.searchsorted(starts, quoted, side="right") - 1] = False
-            return _non_empty, None if plain.all() else plain
-    # The escape \u0000 is looked for only in a chunk with a backslash (memchr): the six-byte
-    # search alone took 5.2 CPU-ms per 8 MB of events with Chinese text (0.1 s per 1M events).
-    nul = b"\x00" in data or (b"\\" in data and b"\\u0000" in data)
-    return partial(col.clean_text, nul_possible=nul), None
-
-
-def _non_empty(values: pa.ChunkedArray) -> pa.Array:
-    return col.null_or(values, pc.greater(pc.binary_length(values), 0))
-
-
-def _line_texts(lines: col.Lines) -> pa.Array:
-    """The lines of a chunk as an Arrow string array (no copy)."""
-    # A line ends after its \n, except the last line of a file cut short, which has none.
-    end = min(int(lines.ends[-1]) + 1, len(lines.data)) if len(lines) else 0
-    offsets = np.append(lines.starts, end)
-    return pa.StringArray.from_buffers(
-        len(lines), pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(lines.data)
-    )
-
-
-def _extra_column(
-    table: pa.Table, data: bytes | bytearray, texts: Callable[[], pa.Array]
-) -> tuple[pa.Array, list]:
-    """The ``extra`` column where this path can build it, and masks that leave the other events
-    to the per-record path: a vendor key given as null (kept in ``extra``, but read as absent
-    here), a nested vendor key, a vendor value that is not text or needs escaping, and more than
-    one vendor key (their order is the event's)."""
-    n = table.num_rows
-    masks: list = []
-    parts: list = []
-    given = np.zeros(n, dtype=np.int32)
-    texts_cache: list[pa.Array] = []
-
-    def line_texts() -> pa.Array:
-        if not texts_cache:
-            texts_cache.append(texts())
-        return texts_cache[0]
-
-    def absent_where_null(key: str, values: pa.ChunkedArray | pa.Array) -> None:
-        literal = orjson.dumps(key)
-        if literal != b'"' + key.encode() + b'"':  # needs escaping: on its line with a backslash
-            masks.append(pc.or_(pc.is_valid(values), pc.invert(_contains(line_texts(), "\\"))))
-            return
-        escapes = b"\\" in data
-        if not escapes and data.count(literal) == n - values.null_count:
-            return  # every mention of the key is one of its values
-        mentioned = _contains(line_texts(), literal.decode())
-        if escapes:
-            mentioned = pc.or_(mentioned, _contains(line_texts(), "\\"))
-        masks.append(pc.or_(pc.is_valid(values), pc.invert(mentioned)))
-
-    for name in table.column_names:
-        if name in _EVENT_KEYS:
-            continue
-        values = table.column(name)
-        absent_where_null(name, values)
-        if pa.types.is_string(values.type) and orjson.dumps(name).decode() == f'"{name}"':
-            if col.may_hold_bytes(values, below=0x20, among=b'"\\'):  # what _JSON_SAFE refuses
-                masks.append(col.null_or(values, col.matches(values, _JSON_SAFE)))
-            given += col.and_all([pc.is_valid(values)], n)
-            parts.append(pc.binary_join_element_wise(f'{{"{name}":"', values, '"}', ""))
-        else:
-            masks.append(pc.is_null(values))
-    for parent, known in _NESTED_KEYS.items():
-        for field in table.schema.field(parent).type:
-            if field.name not in known:
-                values = pc.struct_field(table.column(parent), field.name)
-                masks.append(pc.is_null(values))
-                absent_where_null(field.name, values)
-    if not parts:
-        return pa.nulls(n, pa.string()), masks
-    masks.append(pa.array(given <= 1))
-    # Each part is a whole object, null where its key has no value; a row this path keeps has at
-    # most one, so the first that is not null is its extra. (Joining comma-ended parts, wrapping
-    # them and nulling the empty ones took 5.8 ms a chunk for one vendor key, this 1.4.)
-    extra = pc.coalesce(*parts) if len(parts) > 1 else parts[0]
-    return extra, masks
-
-
-def _contains(texts: pa.Array, pattern: str) -> pa.Array:
-    return pc.match_substring(texts, pattern)

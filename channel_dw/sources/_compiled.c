@@ -52,6 +52,17 @@ int64_t count_byte(const uint8_t *v, int64_t n, uint8_t b) {
     return count;
 }
 
+/* The offsets of the bytes b in v[0:n], into at (room for n); how many. */
+int64_t find_byte(const uint8_t *v, int64_t n, uint8_t b, int64_t *at) {
+    int64_t count = 0;
+    const uint8_t *p = v, *end = v + n;
+    while (p < end && (p = memchr(p, b, (size_t)(end - p))) != NULL) {
+        at[count++] = p - v;
+        p++;
+    }
+    return count;
+}
+
 /* Renders the lines of v[0:n] that pass every rule into out as COPY text (the contract's columns
  * in order, a missing value as \N, then the line number), and lists the others in slow: per line
  * its index, the offset of its first byte and the offset after its \n. Blank lines are neither.
@@ -71,10 +82,7 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
     *n_slow = 0;
     if (fields > MAX_FIELDS || ncols > MAX_FIELDS) return -1;
     while (pos < n) {
-        const uint8_t *nl = memchr(v + pos, '\n', (size_t)(n - pos));
-        int64_t stop = nl ? nl - v : n;
-        int64_t end = stop;
-        if (end > pos && v[end - 1] == '\r') end--;
+        int64_t end, stop = line_at(v, n, pos, &end);
         int blank = end == pos, ok = !blank;
         int64_t f = 0;
         if (ok) {
@@ -157,10 +165,8 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
                 out[p++] = '\t';
             }
             p = line_number(out, p, first + line);
-            (*taken)++;
-        } else if (!blank) {
-            note_slow(slow, n_slow, line, pos, stop + 1);
         }
+        tally(ok, blank, taken, slow, n_slow, line, pos, stop + 1);
         line++;
         pos = stop + 1;
     }

@@ -1,13 +1,15 @@
-/* What the passes of _compiled.c and _compiled_json.c share: the rule kinds (as in
- * _compiled.py), the tests both apply, and the writing of a line's end.
+/* What the passes of _compiled.c, _compiled_json.c and _compiled_app.c share: the rule kinds (as
+ * in _compiled.py), the tests they apply, the reading of JSON strings, and the writing of a line's
+ * vendor keys and end.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
-enum { FREE, MEMBER, MOBILE, MOBILE_OR_LANDLINE, DATETIME, DATE, YUAN, HALL_CODE, HAS_AT, ISO_TS, DECIMAL };
+enum { FREE, MEMBER, MOBILE, MOBILE_OR_LANDLINE, DATETIME, DATE, YUAN, HALL_CODE, HAS_AT, ISO_TS, DECIMAL, INTEGER };
 
 #define MAX_FIELDS 256
+#define MAX_EXTRAS 32 /* vendor keys a JSON line may carry and be taken */
 
 static const int64_t days_in[13] = {0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
@@ -67,6 +69,33 @@ static inline int64_t member(const uint8_t *v, int64_t s, int64_t e, int64_t lo,
     return -1;
 }
 
+/* The line that starts at pos: the index of its \n (n when it has none), and in *end where its
+ * content ends (before a \r that ends it). */
+static inline int64_t line_at(const uint8_t *v, int64_t n, int64_t pos, int64_t *end) {
+    const uint8_t *nl = memchr(v + pos, '\n', (size_t)(n - pos));
+    int64_t stop = nl ? nl - v : n;
+    *end = stop > pos && v[stop - 1] == '\r' ? stop - 1 : stop;
+    return stop;
+}
+
+/* The values v[starts[k]:ends[k]] of ncols columns as they are (a negative start: \N), each
+ * with its tab, at out[p]; the new p. */
+static inline int64_t write_values(uint8_t *out, int64_t p, const uint8_t *v, const int64_t *starts,
+                                   const int64_t *ends, int64_t ncols) {
+    for (int64_t k = 0; k < ncols; k++) {
+        int64_t s = starts[k], e = ends[k];
+        if (s < 0) {
+            out[p++] = '\\';
+            out[p++] = 'N';
+        } else {
+            memcpy(out + p, v + s, (size_t)(e - s));
+            p += e - s;
+        }
+        out[p++] = '\t';
+    }
+    return p;
+}
+
 /* The line number and the line's end, at out[p]; the new p. */
 static inline int64_t line_number(uint8_t *out, int64_t p, int64_t number) {
     uint8_t digits[24];
@@ -80,10 +109,106 @@ static inline int64_t line_number(uint8_t *out, int64_t p, int64_t number) {
     return p;
 }
 
-static inline void note_slow(int64_t *slow, int64_t *n_slow, int64_t line, int64_t start, int64_t stop) {
-    slow[3 * *n_slow] = line;
-    slow[3 * *n_slow + 1] = start;
-    slow[3 * *n_slow + 2] = stop;
-    (*n_slow)++;
+/* After a line: one taken (ok) is counted, another that is not blank listed in slow for the
+ * per-record path, with its index and where its bytes start and stop (after its \n). */
+static inline void tally(int ok, int blank, int64_t *taken, int64_t *slow, int64_t *n_slow,
+                         int64_t line, int64_t start, int64_t stop) {
+    if (ok) {
+        (*taken)++;
+    } else if (!blank) {
+        slow[3 * *n_slow] = line;
+        slow[3 * *n_slow + 1] = start;
+        slow[3 * *n_slow + 2] = stop;
+        (*n_slow)++;
+    }
 }
 
+/* --- what the passes over JSON lines share (_compiled_json.c, _compiled_app.c) --- */
+
+static inline int64_t skip_spaces(const uint8_t *v, int64_t i, int64_t end) {
+    while (i < end && v[i] == ' ') i++;
+    return i;
+}
+
+/* Whether v[s:e] is valid UTF-8 (as Python's decoder has it: no overlong form, no surrogate,
+ * nothing above U+10FFFF). */
+static inline int valid_utf8(const uint8_t *v, int64_t s, int64_t e) {
+    int64_t i = s;
+    while (i < e) {
+        uint8_t b = v[i];
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        int n;
+        uint8_t lo = 0x80, hi = 0xBF;
+        if (b >= 0xC2 && b <= 0xDF) {
+            n = 1;
+        } else if (b >= 0xE0 && b <= 0xEF) {
+            n = 2;
+            if (b == 0xE0) lo = 0xA0;
+            if (b == 0xED) hi = 0x9F;
+        } else if (b >= 0xF0 && b <= 0xF4) {
+            n = 3;
+            if (b == 0xF0) lo = 0x90;
+            if (b == 0xF4) hi = 0x8F;
+        } else {
+            return 0;
+        }
+        if (e - i <= n || v[i + 1] < lo || v[i + 1] > hi) return 0;
+        for (int j = 2; j <= n; j++)
+            if (v[i + j] < 0x80 || v[i + j] > 0xBF) return 0;
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* The end of the JSON string whose opening quote is at i (the index of its closing quote), or
+ * -1 when it holds a backslash or a control byte (the per-record path decodes escapes) or is not
+ * valid UTF-8 (the per-record path names the line). */
+static inline int64_t string_end(const uint8_t *v, int64_t i, int64_t end) {
+    int high = 0;
+    for (int64_t j = i + 1; j < end; j++) {
+        uint8_t b = v[j];
+        if (b == '"') return high && !valid_utf8(v, i + 1, j) ? -1 : j;
+        if (b == '\\' || b < 0x20) return -1;
+        high |= b >= 0x80;
+    }
+    return -1;
+}
+
+/* A line's vendor keys (key and value bounds in v; a null value where xs < 0) as the compact JSON
+ * object the per-record path writes for them (keys in the line's order), at out[p], or \N when
+ * none is written; keep_null: whether a key given as null is written (as null) or dropped. The
+ * keys and values hold no escape, so they are copied as they are. Returns the new p. */
+static inline int64_t write_extras(uint8_t *out, int64_t p, const uint8_t *v, const int64_t *xk,
+                                   const int64_t *xke, const int64_t *xs, const int64_t *xe,
+                                   int64_t nx, int keep_null) {
+    int any = 0;
+    for (int64_t x = 0; x < nx; x++) {
+        if (xs[x] < 0 && !keep_null) continue;
+        out[p++] = any ? ',' : '{';
+        any = 1;
+        out[p++] = '"';
+        memcpy(out + p, v + xk[x], (size_t)(xke[x] - xk[x]));
+        p += xke[x] - xk[x];
+        out[p++] = '"';
+        out[p++] = ':';
+        if (xs[x] < 0) {
+            memcpy(out + p, "null", 4);
+            p += 4;
+            continue;
+        }
+        out[p++] = '"';
+        memcpy(out + p, v + xs[x], (size_t)(xe[x] - xs[x]));
+        p += xe[x] - xs[x];
+        out[p++] = '"';
+    }
+    if (any) {
+        out[p++] = '}';
+    } else {
+        out[p++] = '\\';
+        out[p++] = 'N';
+    }
+    return p;
+}

@@ -28,6 +28,7 @@ same rows and rejections, more slowly; the loader says so once in its log.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import hashlib
 import logging
@@ -58,16 +59,21 @@ HALL_CODE = 7  # two letters of Rule.values, a dash, four digits
 HAS_AT = 8  # text holding an @ (the e-mail's fast check)
 ISO_TS = 9  # the web's ts: YYYY-MM-DDTHH:MM:SS[.f{1,6}] with Z or an offset (JSON lines only)
 DECIMAL = 10  # columnar.DECIMAL: [+-]?[0-9]+(\.[0-9]+)? (JSON lines only)
+INTEGER = 11  # a JSON integer (not text) within Rule.bounds (the app's events only)
+
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
 class Rule:
     """What the kernel asks of one contract column: ``kind`` (above), whether it must be given,
-    and for MEMBER and HALL_CODE the values allowed (HALL_CODE: its region prefixes)."""
+    for MEMBER and HALL_CODE the values allowed (HALL_CODE: its region prefixes), and for
+    INTEGER the least and greatest value allowed."""
 
     kind: int
     required: bool = True
     values: tuple[str, ...] = ()
+    bounds: tuple[int, int] = _INT64
 
 
 @dataclass(frozen=True)
@@ -214,11 +220,102 @@ class JsonPlan:
         )
 
 
+class NestedPlan:
+    """The rules of JSON lines whose objects hold parts one level deep (the app's events) as the
+    arrays of ``render_app`` in ``_compiled_app.c``. ``rules`` names each contract column by its
+    key, ``part.key`` for a key of a part (``user.msisdn``), in the order of the COPY columns;
+    ``when[value]`` adds the rules that hold when the column ``event`` has that value (a column
+    then required, MEMBER or INTEGER). ``tail`` is the COPY text of the columns that follow (the
+    export date, the same for every line of a file); after it comes the keys the contract does not
+    name, as a JSON object."""
+
+    def __init__(
+        self,
+        rules: dict[str, Rule],
+        event: str,
+        when: dict[str, dict[str, Rule]],
+        tail: bytes = b"",
+    ) -> None:
+        paths = [key.split(".", 1) if "." in key else [None, key] for key in rules]
+        parents = list(dict.fromkeys(part for part, _ in paths if part is not None))
+        self.parent_off, self.parent_keys = _packed([p.encode() for p in parents])
+        self.parent_of = np.array(
+            [-1 if part is None else parents.index(part) for part, _ in paths], dtype=np.int64
+        )
+        self.key_off, self.keys = _packed([key.encode() for _, key in paths])
+        columns = list(rules)
+        self.kinds = np.array([r.kind for r in rules.values()], dtype=np.int64)
+        self.required = np.array([r.required for r in rules.values()], dtype=np.uint8)
+        self.lo = np.array([r.bounds[0] for r in rules.values()], dtype=np.int64)
+        self.hi = np.array([r.bounds[1] for r in rules.values()], dtype=np.int64)
+        sets: list[tuple[str, ...]] = []
+        self.set_of = np.full(len(columns), -1, dtype=np.int64)
+        for k, r in enumerate(rules.values()):
+            if r.values:
+                self.set_of[k] = len(sets)
+                sets.append(r.values)
+        events = rules[event].values
+        conds = []
+        for value, extra in when.items():
+            for column, r in extra.items():
+                listed = -1
+                if r.values:
+                    listed = len(sets)
+                    sets.append(r.values)
+                conds.append((events.index(value), columns.index(column), listed, *r.bounds))
+        self.conds = np.array(conds, dtype=np.int64).reshape(-1, 5)
+        self.event = columns.index(event)
+        values = [v.encode() for s in sets for v in s]
+        self.set_bounds = np.cumsum([0] + [len(s) for s in sets]).astype(np.int64)
+        self.match_off, self.match_bytes = _packed(values)
+        self.tail = np.frombuffer(tail or b"\0", dtype=np.uint8).copy()
+        self.tail_len = len(tail)
+
+    def with_tail(self, tail: bytes) -> NestedPlan:
+        """The same rules with another ``tail`` (a file's export date)."""
+        plan = copy.copy(self)
+        plan.tail = np.frombuffer(tail or b"\0", dtype=np.uint8).copy()
+        plan.tail_len = len(tail)
+        return plan
+
+    def run(self, data: bytes, first: int) -> tuple[bytes, int, np.ndarray]:
+        """As :meth:`Plan.run`: the COPY text of the lines taken, their count, the others."""
+        # A taken line is written no longer than it is, but for \N per key, the tail and the
+        # line number.
+        return _run(
+            _library().render_app,
+            data,
+            first,
+            1,
+            3 * len(self.kinds) + self.tail_len + 32,
+            len(self.kinds),
+            _pointer(self.key_off),
+            _pointer(self.keys),
+            _pointer(self.parent_of),
+            len(self.parent_off) - 1,
+            _pointer(self.parent_off),
+            _pointer(self.parent_keys),
+            _pointer(self.kinds),
+            _pointer(self.required),
+            _pointer(self.lo),
+            _pointer(self.hi),
+            _pointer(self.set_of),
+            _pointer(self.set_bounds),
+            _pointer(self.match_off),
+            _pointer(self.match_bytes),
+            self.event,
+            len(self.conds),
+            _pointer(self.conds),
+            _pointer(self.tail),
+            self.tail_len,
+        )
+
+
 def _run(render, data: bytes, first: int, growth: int, per_line: int, *rules):
     """A pass of ``render`` (a function of _compiled.c) over the chunk with the plan's ``rules``
     (its arguments after the chunk and its length), with room for what it may write: ``growth``
     bytes per byte read and ``per_line`` more per line."""
-    lines = _library().count_byte(data, len(data), 10) + 1
+    lines = count_byte(data, b"\n", len(data)) + 1
     out = np.empty(len(data) * growth + lines * per_line, dtype=np.uint8)
     slow = np.empty((lines, 3), dtype=np.int64)
     taken, n_slow = ctypes.c_int64(), ctypes.c_int64()
@@ -260,6 +357,22 @@ def batch_of(
     return batch
 
 
+def count_byte(data: bytes, byte: bytes, end: int) -> int:
+    """How many of ``data[:end]`` are ``byte`` (see :func:`columnar.count_byte`)."""
+    if _loaded is None and not available():
+        return data.count(byte, 0, end)
+    return _library().count_byte(data, end, byte[0])
+
+
+def find_byte(data: bytes, byte: bytes) -> np.ndarray:
+    """The offsets of ``byte`` in ``data`` (see :meth:`columnar.Lines.of`)."""
+    if _loaded is None and not available():
+        return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == byte[0])
+    # Room for every byte (virtual memory: only what is written is touched), then the found.
+    at = np.empty(len(data), dtype=np.int64)
+    return at[: _library().find_byte(data, len(data), byte[0], _pointer(at))].copy()
+
+
 def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
     off = np.zeros(len(values) + 1, dtype=np.int64)
     off[1:] = np.cumsum([len(v) for v in values])
@@ -270,7 +383,8 @@ def _packed(values: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
 _FIRST_BYTES = col._FIRST_BYTES.astype(np.uint8)
 _LAST_BYTES = col._LAST_BYTES.astype(np.uint8)
 _FOLDER = Path(__file__).parent
-_SOURCES = ("_compiled.h", "_compiled.c", "_compiled_json.c")  # the library's C files
+# The library's C files.
+_SOURCES = ("_compiled.h", "_compiled.c", "_compiled_json.c", "_compiled_app.c")
 log = logging.getLogger(__name__)
 
 
@@ -324,8 +438,15 @@ def _load(path: Path) -> ctypes.CDLL:
     ]  # fmt: skip
     lib.count_byte.restype = i64
     lib.count_byte.argtypes = [ctypes.c_char_p, i64, ctypes.c_uint8]
+    lib.find_byte.restype = i64
+    lib.find_byte.argtypes = [ctypes.c_char_p, i64, ctypes.c_uint8, p]
     lib.render_json.restype = i64
     lib.render_json.argtypes = [ctypes.c_char_p, i64, i64, *[p] * 12, i64, p, p, p, p]
+    lib.render_app.restype = i64
+    lib.render_app.argtypes = [
+        ctypes.c_char_p, i64, i64, p, p, p, i64, p, p, p, p, p, p, p, p, p, p, i64, i64, p, p, i64,
+        p, p, i64, p, p, p, p,
+    ]  # fmt: skip
     return lib
 
 

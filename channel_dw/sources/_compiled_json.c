@@ -32,60 +32,6 @@ static int is_decimal(const uint8_t *v, int64_t s, int64_t e) {
     return all_digits(v, i + 1, e);
 }
 
-#define MAX_EXTRAS 32
-
-static int64_t skip_spaces(const uint8_t *v, int64_t i, int64_t end) {
-    while (i < end && v[i] == ' ') i++;
-    return i;
-}
-
-/* Whether v[s:e] is valid UTF-8 (as Python's decoder has it: no overlong form, no surrogate,
- * nothing above U+10FFFF). */
-static int valid_utf8(const uint8_t *v, int64_t s, int64_t e) {
-    int64_t i = s;
-    while (i < e) {
-        uint8_t b = v[i];
-        if (b < 0x80) {
-            i++;
-            continue;
-        }
-        int n;
-        uint8_t lo = 0x80, hi = 0xBF;
-        if (b >= 0xC2 && b <= 0xDF) {
-            n = 1;
-        } else if (b >= 0xE0 && b <= 0xEF) {
-            n = 2;
-            if (b == 0xE0) lo = 0xA0;
-            if (b == 0xED) hi = 0x9F;
-        } else if (b >= 0xF0 && b <= 0xF4) {
-            n = 3;
-            if (b == 0xF0) lo = 0x90;
-            if (b == 0xF4) hi = 0x8F;
-        } else {
-            return 0;
-        }
-        if (e - i <= n || v[i + 1] < lo || v[i + 1] > hi) return 0;
-        for (int j = 2; j <= n; j++)
-            if (v[i + j] < 0x80 || v[i + j] > 0xBF) return 0;
-        i += n + 1;
-    }
-    return 1;
-}
-
-/* The end of the JSON string whose opening quote is at i (the index of its closing quote), or
- * -1 when it holds a backslash or a control byte (the per-record path decodes escapes) or is not
- * valid UTF-8 (the per-record path names the line). */
-static int64_t string_end(const uint8_t *v, int64_t i, int64_t end) {
-    int high = 0;
-    for (int64_t j = i + 1; j < end; j++) {
-        uint8_t b = v[j];
-        if (b == '"') return high && !valid_utf8(v, i + 1, j) ? -1 : j;
-        if (b == '\\' || b < 0x20) return -1;
-        high |= b >= 0x80;
-    }
-    return -1;
-}
-
 /* Like render(), for lines that each hold one flat JSON object: the keys the contract names
  * (keys, key_off; ncols of them) as text or null, any other key as text (then kept, in the
  * line's order, in one compact JSON object written as the last column) or null (dropped).
@@ -102,16 +48,12 @@ int64_t render_json(const uint8_t *v, int64_t n, int64_t ncols, const int64_t *k
                     uint8_t *out, int64_t *slow, int64_t *taken, int64_t *n_slow) {
     int64_t starts[MAX_FIELDS], ends[MAX_FIELDS], chosen[MAX_FIELDS];
     int64_t xk[MAX_EXTRAS], xke[MAX_EXTRAS], xs[MAX_EXTRAS], xe[MAX_EXTRAS];
-    uint8_t xnull[MAX_EXTRAS];
     int64_t p = 0, line = 0, pos = 0;
     *taken = 0;
     *n_slow = 0;
     if (ncols > MAX_FIELDS) return -1;
     while (pos < n) {
-        const uint8_t *nl = memchr(v + pos, '\n', (size_t)(n - pos));
-        int64_t stop = nl ? nl - v : n;
-        int64_t end = stop;
-        if (end > pos && v[end - 1] == '\r') end--;
+        int64_t end, stop = line_at(v, n, pos, &end);
         int blank = end == pos, ok = !blank;
         int64_t nx = 0, next = 0;
         for (int64_t k = 0; k < ncols; k++) starts[k] = -1; /* absent */
@@ -169,7 +111,6 @@ int64_t render_json(const uint8_t *v, int64_t n, int64_t ncols, const int64_t *k
                         xke[nx] = ke;
                         xs[nx] = vs;
                         xe[nx] = ve;
-                        xnull[nx] = vs < 0;
                         nx++;
                     }
                     i = skip_spaces(v, i, end);
@@ -218,44 +159,12 @@ int64_t render_json(const uint8_t *v, int64_t n, int64_t ncols, const int64_t *k
             }
         }
         if (ok) {
-            for (int64_t k = 0; k < ncols; k++) {
-                int64_t s = starts[k], e = ends[k];
-                if (s < 0) {
-                    out[p++] = '\\';
-                    out[p++] = 'N';
-                } else {
-                    memcpy(out + p, v + s, (size_t)(e - s));
-                    p += e - s;
-                }
-                out[p++] = '\t';
-            }
-            int any = 0;
-            for (int64_t x = 0; x < nx; x++) {
-                if (xnull[x]) continue;
-                out[p++] = any ? ',' : '{';
-                any = 1;
-                out[p++] = '"';
-                memcpy(out + p, v + xk[x], (size_t)(xke[x] - xk[x]));
-                p += xke[x] - xk[x];
-                out[p++] = '"';
-                out[p++] = ':';
-                out[p++] = '"';
-                memcpy(out + p, v + xs[x], (size_t)(xe[x] - xs[x]));
-                p += xe[x] - xs[x];
-                out[p++] = '"';
-            }
-            if (any) {
-                out[p++] = '}';
-            } else {
-                out[p++] = '\\';
-                out[p++] = 'N';
-            }
+            p = write_values(out, p, v, starts, ends, ncols);
+            p = write_extras(out, p, v, xk, xke, xs, xe, nx, 0);
             out[p++] = '\t';
             p = line_number(out, p, first + line);
-            (*taken)++;
-        } else if (!blank) {
-            note_slow(slow, n_slow, line, pos, stop + 1);
         }
+        tally(ok, blank, taken, slow, n_slow, line, pos, stop + 1);
         line++;
         pos = stop + 1;
     }

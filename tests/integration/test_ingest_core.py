@@ -6,6 +6,7 @@ every source.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -116,6 +117,26 @@ def test_redelivered_identical_file_changes_nothing(warehouse, db, tmp_path):
     assert f"identical to delivery #{first.file_id}" in again.reason
     assert raw_rows(db) == before
     assert [r[1] for r in ledger(db)] == ["loaded", "skipped"]
+
+
+def test_every_finished_delivery_has_its_checksum_in_the_ledger(warehouse, db, tmp_path):
+    """The checksum of a first delivery is taken while it loads; the ledger gets it at the end,
+    loaded or rejected, and the next delivery of the name is compared with it."""
+    good = sms_file(tmp_path / "sms", "20261001", RECORDS_V1)
+    bad = sms_file(tmp_path / "sms", "20261002", RECORDS_V1, trailer="#TRAILER|9|0")
+    outcomes = [load_file(SMS, p, s=warehouse, run_checks=False) for p in (good, bad, good, bad)]
+
+    assert [o.status for o in outcomes] == ["loaded", "rejected", "skipped", "skipped"]
+    with db.cursor() as cur:
+        cur.execute("select file_name, status, sha256 from audit.file_ledger order by file_id")
+        rows = cur.fetchall()
+    digests = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (good, bad)}
+    assert rows == [
+        (good.name, "loaded", digests[good.name]),
+        (bad.name, "rejected", digests[bad.name]),
+        (good.name, "skipped", digests[good.name]),
+        (bad.name, "skipped", digests[bad.name]),
+    ]
 
 
 def test_corrected_redelivery_replaces_the_earlier_rows_in_full(warehouse, db, tmp_path):

@@ -28,7 +28,16 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from channel_dw.errors import FileRejected
-from channel_dw.sources import _app_lines, _delimited_fast, app, get_source, sms, stores, web
+from channel_dw.sources import (
+    _app_columns,
+    _app_lines,
+    _delimited_fast,
+    app,
+    get_source,
+    sms,
+    stores,
+    web,
+)
 from channel_dw.sources.base import Rejection
 from channel_dw.sources.columnar import LINE, Lines, rows_of_text, schema_for
 from tests.fuzz import KEYS, Original, _pack, damaged, damages, fuzz_settings, make_originals
@@ -291,7 +300,7 @@ def test_app_file_cut_inside_an_event_line_is_rejected_after_its_events(original
 
 def test_app_line_texts_of_a_last_line_without_newline():
     lines = Lines.of(b'{"id":"a"},\n{"id":"b"}', 1)
-    assert _app_lines._line_texts(lines).to_pylist() == ['{"id":"a"},\n', '{"id":"b"}']
+    assert _app_columns._line_texts(lines).to_pylist() == ['{"id":"a"},\n', '{"id":"b"}']
 
 
 @pytest.mark.parametrize(

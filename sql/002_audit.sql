@@ -29,11 +29,21 @@ comment on table audit.file_ledger is
     'abandoned (an interrupted attempt, cleaned up by the retry) or loading (in progress).';
 
 -- The checksum of a first delivery of a name is taken while it loads (channel_dw.ingest.delivery):
--- a row has it once it has ended, loaded, skipped or rejected.
-alter table audit.file_ledger alter column sha256 drop not null;
-alter table audit.file_ledger drop constraint if exists file_ledger_sha256_known;
-alter table audit.file_ledger add constraint file_ledger_sha256_known
-    check (sha256 is not null or status in ('loading', 'abandoned'));
+-- a row has it once it has ended, loaded, skipped or rejected. A ledger made before 2026-12-04
+-- had sha256 not null; the change is made once (an ALTER TABLE locks the ledger even when there
+-- is nothing to change).
+do $$
+begin
+    if not exists (
+        select from pg_constraint
+        where conname = 'file_ledger_sha256_known' and conrelid = 'audit.file_ledger'::regclass
+    ) then
+        alter table audit.file_ledger alter column sha256 drop not null;
+        alter table audit.file_ledger add constraint file_ledger_sha256_known
+            check (sha256 is not null or status in ('loading', 'abandoned'));
+    end if;
+end
+$$;
 
 -- At most one live delivery of a file name per source.
 create unique index if not exists file_ledger_one_live

@@ -289,6 +289,7 @@ def bench_source(url: str, source: str, rows: int, work: Path, repeat: int = 1) 
         runs.append(load_and_copy(url, spec, delivered, work))
         if delivered != path:
             delivered.unlink()
+    in_order = [round(r["seconds"] / lo["seconds"], 2) for lo, r in runs]
     runs.sort(key=lambda run: run[1]["seconds"] / run[0]["seconds"])
     loaded, raw = runs[len(runs) // 2]  # the median run by its ratio
     load_s, copy_s = loaded["seconds"], raw["seconds"]
@@ -299,6 +300,7 @@ def bench_source(url: str, source: str, rows: int, work: Path, repeat: int = 1) 
         "source": source,
         "runs": len(runs),
         "ratios_of_runs": [round(r["seconds"] / lo["seconds"], 2) for lo, r in runs],
+        "ratios_in_run_order": in_order,
         "rows": n,
         "file_mb": round(size_mb, 1),
         "loader_s": round(load_s, 2),
@@ -319,7 +321,11 @@ def bench_source(url: str, source: str, rows: int, work: Path, repeat: int = 1) 
         f"{source:8s} {n:>10,} rows {size_mb:8.1f} MB | loader {result['loader_rows_per_s']:>9,}"
         f" rows/s {load_s:6.2f}s | raw COPY {result['raw_copy_rows_per_s']:>9,} rows/s"
         f" {copy_s:6.2f}s | ratio {result['ratio_vs_raw_copy']:.2f}"
-        + (f" (median of {', '.join(map(str, result['ratios_of_runs']))})" if repeat > 1 else "")
+        + (
+            f" (median of {', '.join(map(str, result['ratios_in_run_order']))}, in run order)"
+            if repeat > 1
+            else ""
+        )
         + f" | peak RSS {result['peak_rss_mb']:,} MB",
         flush=True,
     )

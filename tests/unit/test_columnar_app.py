@@ -355,7 +355,18 @@ LAYOUTS: dict[str, str | bytes] = {
 }
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 3000, 8 << 20])
+# Chunks of one line each through the C pass only: the columnar path is the fall-back.
+@pytest.mark.parametrize(
+    ("chunk_bytes", "line_path"),
+    [
+        (1, "compiled"),
+        (3000, "compiled"),
+        (3000, "columns"),
+        (8 << 20, "compiled"),
+        (8 << 20, "columns"),
+    ],
+    indirect=["line_path"],
+)
 @pytest.mark.parametrize("layout", sorted(LAYOUTS))
 def test_every_layout_reads_as_the_streaming_parser_reads_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, layout: str, line_path: str

@@ -177,6 +177,19 @@ static inline int64_t string_end(const uint8_t *v, int64_t i, int64_t end) {
     return -1;
 }
 
+/* A member's key at v[i] (a JSON string without escapes, then a colon, spaces around it): its
+ * bounds in *ks and *ke, and the index where its value starts; -1 when there is none such. */
+static inline int64_t member_key(const uint8_t *v, int64_t i, int64_t end, int64_t *ks,
+                                 int64_t *ke) {
+    if (i >= end || v[i] != '"') return -1;
+    *ks = i + 1;
+    *ke = string_end(v, i, end);
+    if (*ke < 0) return -1;
+    i = skip_spaces(v, *ke + 1, end);
+    if (i >= end || v[i] != ':') return -1;
+    return skip_spaces(v, i + 1, end);
+}
+
 /* A line's vendor keys (key and value bounds in v; a null value where xs < 0) as the compact JSON
  * object the per-record path writes for them (keys in the line's order), at out[p], or \N when
  * none is written; keep_null: whether a key given as null is written (as null) or dropped. The

@@ -225,16 +225,12 @@ class NestedPlan:
     arrays of ``render_app`` in ``_compiled_app.c``. ``rules`` names each contract column by its
     key, ``part.key`` for a key of a part (``user.msisdn``), in the order of the COPY columns;
     ``when[value]`` adds the rules that hold when the column ``event`` has that value (a column
-    then required, MEMBER or INTEGER). ``tail`` is the COPY text of the columns that follow (the
-    export date, the same for every line of a file); after it comes the keys the contract does not
-    name, as a JSON object."""
+    then required, MEMBER or INTEGER). Each file's plan (:meth:`with_tail`) adds the COPY text of
+    the columns that follow (the export date, the same for every line of a file); after it comes
+    the keys the contract does not name, as a JSON object."""
 
     def __init__(
-        self,
-        rules: dict[str, Rule],
-        event: str,
-        when: dict[str, dict[str, Rule]],
-        tail: bytes = b"",
+        self, rules: dict[str, Rule], event: str, when: dict[str, dict[str, Rule]]
     ) -> None:
         paths = [key.split(".", 1) if "." in key else [None, key] for key in rules]
         parents = list(dict.fromkeys(part for part, _ in paths if part is not None))
@@ -268,8 +264,7 @@ class NestedPlan:
         values = [v.encode() for s in sets for v in s]
         self.set_bounds = np.cumsum([0] + [len(s) for s in sets]).astype(np.int64)
         self.match_off, self.match_bytes = _packed(values)
-        self.tail = np.frombuffer(tail or b"\0", dtype=np.uint8).copy()
-        self.tail_len = len(tail)
+        self.tail, self.tail_len = np.zeros(1, dtype=np.uint8), 0
 
     def with_tail(self, tail: bytes) -> NestedPlan:
         """The same rules with another ``tail`` (a file's export date)."""

@@ -81,12 +81,9 @@ int64_t render_app(const uint8_t *v, int64_t n, int64_t ncols, const int64_t *ke
                 if (parent < 0) break;
                 parent = -1; /* the part is closed */
             } else {
-                if (i >= end || v[i] != '"') { ok = 0; break; }
-                int64_t ks = i + 1, ke = string_end(v, i, end);
-                if (ke < 0) { ok = 0; break; }
-                i = skip_spaces(v, ke + 1, end);
-                if (i >= end || v[i] != ':') { ok = 0; break; }
-                i = skip_spaces(v, i + 1, end);
+                int64_t ks, ke;
+                i = member_key(v, i, end, &ks, &ke);
+                if (i < 0) { ok = 0; break; }
                 int64_t k = find_key(v, ks, ke, ncols, key_off, keys, parent_of, parent);
                 int64_t part = -1;
                 if (k < 0 && parent < 0) {

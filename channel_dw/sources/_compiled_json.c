@@ -65,12 +65,9 @@ int64_t render_json(const uint8_t *v, int64_t n, int64_t ncols, const int64_t *k
                 i++;
             } else {
                 while (ok) {
-                    if (i >= end || v[i] != '"') { ok = 0; break; }
-                    int64_t ks = i + 1, ke = string_end(v, i, end);
-                    if (ke < 0) { ok = 0; break; }
-                    i = skip_spaces(v, ke + 1, end);
-                    if (i >= end || v[i] != ':') { ok = 0; break; }
-                    i = skip_spaces(v, i + 1, end);
+                    int64_t ks, ke;
+                    i = member_key(v, i, end, &ks, &ke);
+                    if (i < 0) { ok = 0; break; }
                     int64_t vs = -1, ve = -1;
                     if (i < end && v[i] == '"') {
                         ve = string_end(v, i, end);

@@ -1,4 +1,4 @@
-"""Headless Chromium for the browser tests (the Airflow UI, the HTML report).
+"""Headless Chromium for the browser tests (the Airflow UI, the HTML report, Superset).
 
 The tests drive Debian's Chromium (``/usr/bin/chromium``, installed by
 ``scripts/ensure-chromium.sh``) with Playwright; Playwright's own browser downloads are not used.
@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,6 +35,7 @@ CHROMIUM_ARGS = (
 )
 REPO_ROOT = Path(__file__).resolve().parent.parent
 EXPECT_TIMEOUT_MS = 30_000
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def chromium_launch_kwargs() -> dict[str, Any]:
@@ -51,7 +53,10 @@ def chromium_launch_kwargs() -> dict[str, Any]:
 
 @contextlib.contextmanager
 def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) -> Iterator:
-    """A Playwright ``Page`` in a fresh headless Chromium (closed on exit)."""
+    """A Playwright ``Page`` in a fresh headless Chromium (closed on exit).
+
+    The page reaches this machine only: a request to another host is refused at once, and the
+    test fails, naming it, when its block ends."""
     launch_kwargs = chromium_launch_kwargs()
     from playwright.sync_api import expect, sync_playwright
 
@@ -59,15 +64,45 @@ def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) 
     # Superset has taken longer to draw (a wrong page still fails, after 30 s)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
+    outside: list[str] = []
+
+    def refuse(route) -> None:
+        outside.append(route.request.url)
+        route.abort("blockedbyclient")
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_kwargs)
         try:
             context = browser.new_context(
                 viewport={"width": width, "height": height}, **context_options
             )
-            yield context.new_page()
+            context.route(leaves_this_machine, refuse)
+            try:
+                yield context.new_page()
+            except Exception as error:
+                if outside:
+                    error.add_note(f"the page also asked for {_listed(outside)}")
+                raise
+            if outside:
+                pytest.fail(
+                    f"the page asked for {_listed(outside)}: a page of the project loads "
+                    "nothing from outside this machine (an operator's network cannot reach it, "
+                    "and the page's load then waits on it)"
+                )
         finally:
             browser.close()
+
+
+def leaves_this_machine(url: str) -> bool:
+    """Whether a request of the browser goes to another host than this machine's loopback."""
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in LOOPBACK
+
+
+def _listed(urls: list[str]) -> str:
+    shown = sorted(set(urls))
+    more = f" and {len(shown) - 5} more" if len(shown) > 5 else ""
+    return f"{len(urls)} URL(s) outside this machine: " + ", ".join(shown[:5]) + more
 
 
 def screenshot_dir() -> Path:

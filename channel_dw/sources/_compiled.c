@@ -7,14 +7,6 @@
  */
 #include "_compiled.h"
 
-static int is_datetime(const uint8_t *v, int64_t s, int64_t e) {
-    if (e - s != 19 || v[s + 10] != ' ' || v[s + 13] != ':' || v[s + 16] != ':') return 0;
-    if (!is_date(v, s) || !all_digits(v, s + 11, s + 13) || !all_digits(v, s + 14, s + 16) ||
-        !all_digits(v, s + 17, s + 19))
-        return 0;
-    return two(v, s + 11) <= 23 && v[s + 14] <= '5' && v[s + 17] <= '5';
-}
-
 /* ^0[0-9]{2,3}-?[0-9]{7,8}$ */
 static int is_landline(const uint8_t *v, int64_t s, int64_t e) {
     if (e - s < 2 || v[s] != '0') return 0;

@@ -35,6 +35,15 @@ static inline int is_date(const uint8_t *v, int64_t s) {
     return day <= days_in[month] && !(month == 2 && day == 29);
 }
 
+/* YYYY-MM-DD HH:MM:SS that certainly exists. */
+static inline int is_datetime(const uint8_t *v, int64_t s, int64_t e) {
+    if (e - s != 19 || v[s + 10] != ' ' || v[s + 13] != ':' || v[s + 16] != ':') return 0;
+    if (!is_date(v, s) || !all_digits(v, s + 11, s + 13) || !all_digits(v, s + 14, s + 16) ||
+        !all_digits(v, s + 17, s + 19))
+        return 0;
+    return two(v, s + 11) <= 23 && v[s + 14] <= '5' && v[s + 17] <= '5';
+}
+
 /* ^(?:(?:\+86|0086|86)[ -]?)?1[0-9]{2}[ -]?[0-9]{4}[ -]?[0-9]{4}$, matched greedily: after a
  * prefix or a group the next byte is either a digit or a separator, so the regular expression
  * has no other way to match. */

@@ -379,7 +379,14 @@ _FIRST_BYTES = col._FIRST_BYTES.astype(np.uint8)
 _LAST_BYTES = col._LAST_BYTES.astype(np.uint8)
 _FOLDER = Path(__file__).parent
 # The library's C files.
-_SOURCES = ("_compiled.h", "_compiled.c", "_compiled_json.c", "_compiled_app.c")
+_SOURCES = (
+    "_compiled.h",
+    "_compiled.c",
+    "_compiled_json.c",
+    "_compiled_app.c",
+    "_compiled_xlsx.h",
+    "_compiled_stores.c",
+)
 log = logging.getLogger(__name__)
 
 
@@ -442,6 +449,13 @@ def _load(path: Path) -> ctypes.CDLL:
         ctypes.c_char_p, i64, i64, p, p, p, i64, p, p, p, p, p, p, p, p, p, p, i64, i64, p, p, i64,
         p, p, i64, p, p, p, p,
     ]  # fmt: skip
+    lib.index_strings.restype = i64
+    lib.index_strings.argtypes = [ctypes.c_char_p, i64, p, p, i64, p]
+    lib.render_stores.restype = i64
+    lib.render_stores.argtypes = [
+        p, i64, p, p, p, p, p, p, ctypes.c_char_p, p, i64, p, i64, ctypes.c_char_p, i64, p, i64,
+        p, p, p, p, p, p, p,
+    ]  # fmt: skip
     return lib
 
 
@@ -465,7 +479,8 @@ def _built() -> Path:
         os.close(fd)
         done = subprocess.run(
             [compiler, "-O2", "-shared", "-fPIC", "-o", partial]
-            + [str(_FOLDER / name) for name in _SOURCES if name.endswith(".c")],
+            + [str(_FOLDER / name) for name in _SOURCES if name.endswith(".c")]
+            + ["-lm"],
             capture_output=True,
             text=True,
             check=False,

@@ -32,6 +32,21 @@ class _Unsure(Exception):
     """The columnar path cannot vouch for this workbook: the per-record reader reads it."""
 
 
+def workbook_parts(zf: zipfile.ZipFile) -> tuple[str, bytes | None, bytes]:
+    """The name of the workbook's one worksheet, its styles (None if it has none) and its shared
+    strings (empty if none); :class:`_Unsure` for several sheets or 1904 dates."""
+    names = zf.namelist()
+    workbook = zf.read("xl/workbook.xml")
+    sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
+    if len(sheets) != 1 or workbook.count(b"<sheet ") != 1:
+        raise _Unsure("not exactly one worksheet")
+    if b"date1904" in workbook:
+        raise _Unsure("1904 dates")
+    styles = zf.read("xl/styles.xml") if "xl/styles.xml" in names else None
+    strings = zf.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else b""
+    return sheets[0], styles, strings
+
+
 # Number formats both readers certainly read as numbers, or certainly as datetimes.
 _PLAIN_BUILTINS = frozenset([*range(0, 14), *range(37, 45), 48, 49])
 _DATE_BUILTINS = frozenset([*range(14, 23), 45, 47])
@@ -54,18 +69,8 @@ class _SheetXml:
     def open(cls, path: Path) -> _SheetXml:
         try:
             with zipfile.ZipFile(path) as zf:
-                names = zf.namelist()
-                workbook = zf.read("xl/workbook.xml")
-                sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
-                if len(sheets) != 1 or workbook.count(b"<sheet ") != 1:
-                    raise _Unsure("not exactly one worksheet")
-                if b"date1904" in workbook:
-                    raise _Unsure("1904 dates")
-                data = zf.read(sheets[0])
-                styles = zf.read("xl/styles.xml") if "xl/styles.xml" in names else None
-                strings = (
-                    zf.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else b""
-                )
+                sheet, styles, strings = workbook_parts(zf)
+                data = zf.read(sheet)
         except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error) as exc:
             raise _Unsure(f"zip: {exc!r}") from exc
         start = data.find(b"<worksheet")

@@ -3,7 +3,14 @@
 ``platform`` is ``taobao``, ``jd`` or ``meituan`` (from the file name; it fills the ``platform``
 column). One sheet whose first non-blank row is a Chinese header; each platform names the columns
 its own way (:data:`_stores_rows.PLATFORM_HEADERS`). Columns the contract does not list are
-ignored. The workbook is read in read-only mode, row by row.
+ignored.
+
+Three readers give the same rows and rejections. The reference is openpyxl in read-only mode, row
+by row (:func:`read_rows`). The fast path streams the sheet's XML through one pass of C
+(:mod:`_stores_compiled`, ``_compiled_stores.c``): each row it cannot vouch for is parsed by
+openpyxl's cell parser, and a sheet it cannot follow is read by openpyxl from that row on. Where
+no C compiler is found, fastexcel reads the sheet whole and vectorised masks clear the rows
+(:func:`_columnar`).
 
 Cells become text: times (text ``YYYY-MM-DD HH:MM:SS`` or real Excel datetimes, rounded to the
 second) as ``YYYY-MM-DD HH:MM:SS``; a text amount as delivered (``¥199.00``), a numeric amount with
@@ -43,7 +50,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from channel_dw.errors import FileRejected
-from channel_dw.sources import ahead, limits
+from channel_dw.sources import _compiled as compiled
+from channel_dw.sources import _stores_compiled, ahead, limits
 from channel_dw.sources import columnar as col
 from channel_dw.sources._stores_rows import (
     COLUMNS,
@@ -137,7 +145,7 @@ def _sheet_rows(sheet: Any, file_name: str) -> Iterator[tuple[int, Sequence[Any]
         yield line, values
 
 
-# --- the columnar path -----------------------------------------------------------------------
+# --- the columnar path, where no C compiler is found ------------------------------------------
 #
 # fastexcel (calamine, in Rust) renders the whole sheet as text columns in one go. Its text is the
 # per-record reader's wherever the two cannot differ; the masks below clear only rows whose every
@@ -167,11 +175,20 @@ _AMBIGUOUS = (
 
 
 def read_batches(path: Path) -> Iterator[col.Batch]:
-    """The workbook in batches (see the section comment above); the per-record reader's output."""
+    """The workbook in batches, the per-record reader's items: through the C pass, or where no C
+    compiler is found through fastexcel (the section comment below)."""
     m = FILE_PATTERN.fullmatch(path.name)
     batches = None
     check_inflated_size(path)
-    if m is not None:
+    if m is not None and compiled.available():
+        try:
+            streamed = _stores_compiled.read(path, m.group("platform"), partial(read_rows, path))
+        except _Unsure as exc:
+            log.debug("%s: read row by row (%s)", path.name, exc)
+        else:
+            yield from streamed
+            return
+    elif m is not None:
         try:
             batches = _columnar(path, m.group("platform"))
         except _Unsure as exc:

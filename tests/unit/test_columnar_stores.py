@@ -1,8 +1,11 @@
-"""The stores reader's columnar path gives exactly what the per-record (openpyxl) reader gives."""
+"""The stores reader's fast paths give exactly what the per-record (openpyxl) reader gives: the
+C pass over the sheet XML (:mod:`_stores_compiled`) and, where no C compiler is found, fastexcel
+with vectorised masks (:func:`stores._columnar`)."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,7 +16,10 @@ import xlsxwriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from channel_dw.sources import _stores_rows, stores
+from channel_dw.sources import _stores_compiled, _stores_rows, stores
+from channel_dw.sources import columnar as col
+from channel_dw.sources._stores_rows import COLUMNS
+from channel_dw.sources.base import Item
 
 GOOD = {
     "taobao": ["T1", "tb_1", "138****5678", None, None, "iPhone", "DEV-X", 1, None, "已付款", "", ""],  # noqa: E501
@@ -81,11 +87,23 @@ def _write(path: Path, header: tuple[str, ...], rows: list[list[Any]]) -> Path:
 
 
 def _same(path: Path) -> list:
+    """Both fast paths read the workbook (neither hands it to the per-record reader) and give
+    the per-record reader's items."""
     platform = path.name.split("_")[0]
-    stores._columnar(path, platform)  # the columnar path takes this workbook (no _Unsure)
-    fast = list(stores.read(path))
-    assert fast == list(stores.read_rows(path))
-    return fast
+    reference = list(stores.read_rows(path))
+    handed_over: list[bool] = []
+
+    def per_record() -> Iterator[Item]:
+        handed_over.append(True)
+        return stores.read_rows(path)
+
+    compiled = list(
+        col.items_from_batches(COLUMNS, _stores_compiled.read(path, platform, per_record))
+    )
+    assert (compiled, handed_over) == (reference, [])
+    assert list(col.items_from_batches(COLUMNS, stores._columnar(path, platform))) == reference
+    assert list(stores.read(path)) == reference
+    return reference
 
 
 @pytest.mark.parametrize("platform", ["taobao", "jd", "meituan"])
@@ -157,12 +175,7 @@ def test_generated_orders_are_cleared_by_the_masks_not_read_row_by_row(tmp_path,
     """Every row of a clean export passes the vectorised masks: none reaches the per-record
     reader. (The created-time pattern once asked for an eight-digit year, and every row of every
     workbook went the slow way: 143 s for a million orders instead of about 11.)"""
-    from datetime import date
-
-    from channel_dw.generate import write_store_orders
-
-    path = tmp_path / "taobao_orders_20261001.xlsx"
-    rows = write_store_orders(path, 300, day=date(2026, 10, 1))
+    path = _generated(tmp_path)
     per_record: list[int] = []
     item = stores._item
     monkeypatch.setattr(stores, "_item", lambda line, *a: per_record.append(line) or item(line, *a))
@@ -170,4 +183,30 @@ def test_generated_orders_are_cleared_by_the_masks_not_read_row_by_row(tmp_path,
     batches = stores._columnar(path, "taobao")
 
     assert per_record == []
-    assert sum(b.num_rows for b in batches) == rows == 300
+    assert sum(b.num_rows for b in batches) == 300
+
+
+def test_generated_orders_are_all_taken_by_the_c_pass(tmp_path, monkeypatch):
+    """Every row of a clean export is written by the C pass: none is parsed again by openpyxl."""
+    path = _generated(tmp_path)
+    per_record: list[int] = []
+    item = _stores_compiled._item
+    monkeypatch.setattr(
+        _stores_compiled, "_item", lambda line, *a: per_record.append(line) or item(line, *a)
+    )
+
+    batches = list(stores.read_batches(path))
+
+    assert per_record == []
+    assert sum(b.text_rows for b in batches) == sum(b.num_rows for b in batches) == 300
+    assert list(col.items_from_batches(COLUMNS, batches)) == list(stores.read_rows(path))
+
+
+def _generated(tmp_path: Path) -> Path:
+    from datetime import date
+
+    from channel_dw.generate import write_store_orders
+
+    path = tmp_path / "taobao_orders_20261001.xlsx"
+    assert write_store_orders(path, 300, day=date(2026, 10, 1)) == 300
+    return path

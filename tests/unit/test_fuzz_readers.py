@@ -32,6 +32,7 @@ from channel_dw.sources import (
     _app_columns,
     _app_lines,
     _delimited_fast,
+    _stores_compiled,
     app,
     get_source,
     sms,
@@ -183,7 +184,11 @@ _CHUNKED = {
     "hotline": [(_delimited_fast, "CHUNK_BYTES")],
     "halls": [(_delimited_fast, "CHUNK_BYTES")],
     "crm": [(_delimited_fast, "CHUNK_BYTES")],
-    "stores": [(stores, "BATCH_ROWS")],
+    "stores": [
+        (stores, "BATCH_ROWS"),
+        (_stores_compiled, "CHUNK_BYTES"),
+        (_stores_compiled, "FIRST_CHUNK_BYTES"),
+    ],
 }
 CHUNK_SIZES = (None, 64, 300, 2000)  # None: the reader's own
 

@@ -1,0 +1,459 @@
+/* One pass over the rows of a store workbook's sheet XML: read, check and render as COPY text.
+ *
+ * What it does and why: channel_dw/sources/_stores_compiled.py, which calls index_strings() on
+ * the shared string table and render_stores() on each run of whole <row> elements. A row is
+ * taken only when every contract cell is in a shape whose value openpyxl reads exactly as this
+ * pass does and certainly passes every rule; a row any test doubts is listed for the per-record
+ * path (openpyxl's own parser, then the row rules). A structure this pass does not follow (a row
+ * out of order, a cell without a reference, bytes XML does not allow...) stops it: the per-record
+ * reader reads the workbook from that row on.
+ */
+#define _GNU_SOURCE /* memmem */
+#include "_compiled_xlsx.h"
+
+/* Each <si> of the shared string table v[0:n]: at[2 * k..] its element's start and end, and in
+ * text[k] (one 8-byte load for render_stores, which waits on these loads more than on anything
+ * else) the start of its text << 32, its length << 2 and whether the pass may write it as it is:
+ * 1 (the element is <si><t>TEXT</t></si>, or with xml:space="preserve", and TEXT plain and not
+ * empty), 2 (empty: openpyxl reads None), else 0.
+ * Returns how many, or -1 past cap; *plain is whether every element had that shape (the table is
+ * then well-formed XML from its first <si> to its last). */
+int64_t index_strings(const uint8_t *v, int64_t n, int64_t *at, uint64_t *text, int64_t cap,
+                      int64_t *plain) {
+    int64_t k = 0, i = 0;
+    *plain = 1;
+    for (;;) {
+        const uint8_t *found = memmem(v + i, (size_t)(n - i), "<si", 3);
+        if (found == NULL) break;
+        int64_t s = found - v, e;
+        if (s + 3 >= n) break;
+        uint8_t next = v[s + 3];
+        if (next != '>' && next != '/' && !is_space(next)) { /* <sib...> is not <si> */
+            i = s + 3;
+            continue;
+        }
+        if (k >= cap) return -1;
+        for (int64_t j = i; j < s && k > 0; j++)
+            if (!is_space(v[j])) *plain = 0; /* something between two <si> */
+        int good = 0;
+        int64_t ts = -1, te = -1;
+        const uint8_t *close = memmem(v + s, (size_t)(n - s), "</si>", 5);
+        const uint8_t *empty_close = next == '/' ? v + s + 3 : NULL;
+        if (empty_close != NULL && s + 4 < n && v[s + 4] == '>') {
+            e = s + 5; /* <si/>: an empty string, but not the usual shape */
+        } else if (close == NULL) {
+            e = n;
+        } else {
+            e = close - v + 5;
+            int64_t c = s + 4;
+            if (next == '>') {
+                if (starts(v, c, e, "<t>")) {
+                    ts = c + 3;
+                } else if (starts(v, c, e, "<t xml:space=\"preserve\">")) {
+                    ts = c + 24;
+                }
+            }
+            if (ts >= 0) {
+                const uint8_t *t_end = memmem(v + ts, (size_t)(e - ts), "</t>", 4);
+                if (t_end != NULL && t_end - v + 4 == e - 5) {
+                    te = t_end - v;
+                    good = 1;
+                    int high = 0;
+                    for (int64_t j = ts; j < te && good; j++) {
+                        uint8_t b = v[j];
+                        if (b < 0x20 || b == '<' || b == '&' || b == '\\' || b == '>') good = 0;
+                        if (b == '_' && j + 1 < te && v[j + 1] == 'x') good = 0; /* _x000D_ */
+                        high |= b >= 0x80;
+                    }
+                    if (good && high && !valid_utf8(v, ts, te)) good = 0;
+                    if (good && te - ts >= 6 && memmem(v + ts, (size_t)(te - ts), "x005F_", 6))
+                        good = 0; /* openpyxl drops it from every string */
+                    if (good && te > ts && (is_space_cp(first_cp(v, ts)) ||
+                                            is_space_cp(last_cp(v, ts, te))))
+                        good = 0; /* starts or ends with white space: strip() changes it */
+                }
+            }
+        }
+        if (!good) *plain = 0;
+        at[2 * k] = s;
+        at[2 * k + 1] = e;
+        if (good && (ts > 0xFFFFFFFFLL || te - ts >= (1LL << 30))) good = 0;
+        text[k] = good ? ((uint64_t)ts << 32 | (uint64_t)(te - ts) << 2 | (te > ts ? 1 : 2)) : 0;
+        k++;
+        i = e;
+    }
+    return k;
+}
+
+/* One cell of the row: its kind (NONE, STRING with its index, NUMBER with its literal and
+ * whether its style is a date's, SLOW) and its bytes. */
+typedef struct {
+    int kind;
+    int64_t s, e; /* the literal of a NUMBER; a STRING's index in s, then its text */
+    int date;     /* a NUMBER in a date format */
+} Cell;
+
+/* One <row> element read: its number, its bounds in v, the last row before it, whether every
+ * part of it is one the pass reads (ok), and its contract cells. */
+typedef struct {
+    int64_t row, start, end, before;
+    int ok;
+    Cell cells[NCOLS];
+} Row;
+
+enum { ROW_READ, ROW_BLANK, NOT_A_ROW, STRUCTURE, BEYOND };
+enum { ATTRIBUTE, ENDED, CLOSED, BROKEN };
+
+/* The next attribute of the start tag at v[*a] (ATTRIBUTE: its name and value's bounds), else
+ * the tag's end (ENDED at '>', CLOSED at '/>', *a after it) or BROKEN (not XML the pass reads). */
+static int next_attribute(const uint8_t *v, int64_t n, int64_t *a, int64_t *ns, int64_t *ne,
+                          int64_t *vs, int64_t *ve) {
+    int64_t i = skip_ws(v, *a, n);
+    if (i >= n) return BROKEN;
+    if (v[i] == '>') {
+        *a = i + 1;
+        return ENDED;
+    }
+    if (v[i] == '/' && i + 1 < n && v[i + 1] == '>') {
+        *a = i + 2;
+        return CLOSED;
+    }
+    *a = attribute(v, i, n, ns, ne, vs, ve);
+    return *a < 0 ? BROKEN : ATTRIBUTE;
+}
+
+/* Whether the digits v[s:e] are a row number far past a sheet's last (1,048,576), as the
+ * checks of before had it: 2,000,000 or more (calamine aborted there); the number in *beyond. */
+static int past_last_row(const uint8_t *v, int64_t s, int64_t e, int64_t *beyond) {
+    if (!(e - s >= 8 || (e - s == 7 && v[s] >= '2')) || !all_digits(v, s, e)) return 0;
+    *beyond = digits_value(v, s, e);
+    if (*beyond < 0) *beyond = LAST_ROW + 1;
+    return 1;
+}
+
+/* What the rows are checked against. */
+typedef struct {
+    const int8_t *contract; /* per sheet column: the contract column there, or -1 */
+    const uint8_t *style_kind;
+    int64_t n_styles, n_strings;
+} Sheet;
+
+#define MAX_COLUMN 16384 /* XFD */
+
+/* Reads the <row> element at v[i] into *r (its end in r->end). Returns ROW_READ, ROW_BLANK (no
+ * cell holds a value), NOT_A_ROW (something else is at v[i]), STRUCTURE (a row the pass does not
+ * follow) or BEYOND (a row number past a sheet's last, in *beyond). */
+static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const Sheet *sh,
+                     Row *r, int64_t *beyond) {
+    if (!starts(v, i, n, "<row") || i + 4 >= n ||
+        !(is_space(v[i + 4]) || v[i + 4] == '>' || v[i + 4] == '/'))
+        return NOT_A_ROW;
+    int64_t row = -1, a = i + 4;
+    int self_closing = 0, blank = 1, ok = 1;
+    r->start = i;
+    int64_t ns, ne, vs, ve;
+    int got;
+    while ((got = next_attribute(v, n, &a, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
+        if (named(v, ns, ne, "r")) { /* the row's attributes: r is the one that matters */
+            if (row >= 0) return STRUCTURE;
+            if (past_last_row(v, vs, ve, beyond)) return BEYOND;
+            row = digits_value(v, vs, ve);
+            if (row < 1) return STRUCTURE;
+        }
+    }
+    if (got == BROKEN) return STRUCTURE;
+    self_closing = got == CLOSED;
+    if (row < 0 || row <= last || row > LAST_ROW) return STRUCTURE;
+    for (int k = 0; k < NCOLS; k++) r->cells[k].kind = NONE;
+    int64_t previous_column = -1;
+    while (!self_closing) {
+        a = skip_ws(v, a, n);
+        if (starts(v, a, n, "</row>")) {
+            a += 6;
+            break;
+        }
+        if (!starts(v, a, n, "<c") || a + 2 >= n ||
+            !(is_space(v[a + 2]) || v[a + 2] == '>' || v[a + 2] == '/'))
+            return STRUCTURE;
+        a += 2;
+        int64_t column = -1, style = 0, type_s = -1, type_e = -1;
+        while ((got = next_attribute(v, n, &a, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
+            if (named(v, ns, ne, "r")) {
+                if (column >= 0) return STRUCTURE;
+                int64_t j = vs;
+                column = 0;
+                while (j < ve && v[j] >= 'A' && v[j] <= 'Z')
+                    column = column * 26 + (v[j++] - 'A' + 1);
+                if (j == vs || j - vs > 3) return STRUCTURE;
+                if (past_last_row(v, j, ve, beyond)) return BEYOND;
+                if (digits_value(v, j, ve) != row) ok = 0; /* openpyxl places it anyway */
+                column -= 1;
+            } else if (named(v, ns, ne, "s")) {
+                style = digits_value(v, vs, ve);
+                if (style < 0) ok = 0;
+            } else if (named(v, ns, ne, "t")) {
+                type_s = vs;
+                type_e = ve;
+            }
+        }
+        if (got == BROKEN || column < 0 || column <= previous_column) return STRUCTURE;
+        int cell_closed = got == CLOSED;
+        previous_column = column;
+        int64_t value_s = -1, value_e = -1;
+        int other_child = 0;
+        while (!cell_closed) {
+            a = skip_ws(v, a, n);
+            if (starts(v, a, n, "</c>")) {
+                a += 4;
+                break;
+            }
+            if (starts(v, a, n, "<v>") && value_s < 0) {
+                value_s = a + 3;
+                int64_t j = value_s; /* a value is a few bytes: no memchr */
+                while (j < n && v[j] != '<') {
+                    if (v[j] == '&' || v[j] < 0x20 || v[j] >= 0x80) ok = 0;
+                    j++;
+                }
+                value_e = j;
+                if (!starts(v, value_e, n, "</v>")) return STRUCTURE;
+                a = value_e + 4;
+            } else if (starts(v, a, n, "<v/>") && value_s < 0) {
+                value_s = value_e = a; /* <v/>: no value */
+                a += 4;
+            } else {
+                other_child = 1; /* a formula, an inline string, ... */
+                break;
+            }
+        }
+        if (other_child) {
+            /* the row goes to the per-record path, which must find where it ends */
+            const uint8_t *end = memmem(v + a, (size_t)(n - a), "</row>", 6);
+            if (end == NULL) return STRUCTURE;
+            a = end - v + 6;
+            ok = 0;
+            blank = 0;
+            break;
+        }
+        int has_value = value_s >= 0 && value_e > value_s;
+        if (has_value) blank = 0;
+        int k = column < MAX_COLUMN ? sh->contract[column] : -1;
+        if (k < 0 || !ok) continue;
+        Cell *cell = &r->cells[k];
+        int is_s = type_e - type_s == 1 && v[type_s] == 's';
+        int is_n = type_s < 0 || (type_e - type_s == 1 && v[type_s] == 'n');
+        if (!has_value) {
+            cell->kind = is_s || is_n ? NONE : SLOW;
+        } else if (is_s) {
+            int64_t index = digits_value(v, value_s, value_e);
+            /* looked up with the other rows of the block (render_stores) */
+            cell->kind = index >= 0 && index < sh->n_strings ? STRING : SLOW;
+            cell->s = index;
+        } else if (is_n) {
+            uint8_t sk = style < sh->n_styles ? sh->style_kind[style] : 0;
+            cell->kind = sk == 2 ? SLOW : NUMBER;
+            cell->s = value_s;
+            cell->e = value_e;
+            cell->date = sk == 1;
+        } else {
+            cell->kind = SLOW;
+        }
+    }
+    r->row = row;
+    r->end = a;
+    if (blank) return ROW_BLANK;
+    /* a row taken holds nothing but printable ASCII and white space (its text is in the
+     * shared strings): any other byte is for the XML parser of the per-record path to judge */
+    r->ok = ok && !not_plain_ascii(v, i, a);
+    return ROW_READ;
+}
+
+/* Whether the row's contract cells pass every rule, each as this pass reads it; an Excel
+ * datetime is written into times. */
+static int row_passes(const uint8_t *v, Row *r, const int64_t *kinds, const uint8_t *required,
+                      const int64_t *set_bounds, const int64_t *match_off,
+                      const uint8_t *match_bytes, const uint8_t *t, uint8_t times[2][19]) {
+    for (int k = 0; k < NCOLS; k++) {
+        Cell *cell = &r->cells[k];
+        int64_t kind = kinds[k], s = cell->s, e = cell->e;
+        int ok = 1;
+        if (cell->kind == SLOW) {
+            ok = 0;
+        } else if (cell->kind == NONE) {
+            ok = !required[k];
+        } else if (kind == S_TIME) {
+            if (cell->kind == NUMBER)
+                ok = cell->date && excel_time(v, s, e, times[k == 3 ? 0 : 1]);
+            else
+                ok = is_datetime(t, s, e);
+        } else if (cell->kind == NUMBER) { /* a number in a text column, the quantity, the amount */
+            if (cell->date) {
+                ok = 0;
+            } else if (kind == S_AMOUNT) {
+                ok = amount_number(v, s, e);
+            } else {
+                ok = (kind == S_FREE || kind == S_WHOLE) && plain_integer(v, s, e);
+                if (ok && kind == S_WHOLE) ok = v[s] != '-';
+            }
+        } else if (kind == S_MEMBER) { /* a STRING from here on */
+            ok = member(t, s, e, set_bounds[0], set_bounds[1], match_off, match_bytes) >= 0;
+        } else if (kind == S_MOBILE_OR_MASKED) {
+            ok = is_mobile(t, s, e) || is_masked(t, s, e);
+        } else if (kind == S_SKU) {
+            ok = has_sku_prefix(t, s, e);
+        } else if (kind == S_WHOLE) {
+            ok = all_digits(t, s, e);
+        } else if (kind == S_AMOUNT) {
+            ok = is_text_amount(t, s, e);
+        } else if (kind == S_HALL) {
+            ok = e - s == 7 && t[s + 2] == '-' && all_digits(t, s + 3, e) &&
+                 member(t, s, s + 2, set_bounds[1], set_bounds[2], match_off, match_bytes) >= 0;
+        }
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
+#define BLOCK 32 /* rows read before their strings are looked up together */
+
+/* Renders the rows of v[0:n] (whole <row> elements, white space between) that pass every rule
+ * into out as COPY text: the platform, the contract's columns in order (a missing value as \N),
+ * the sheet row. Lists the others in slow (per row: its number, the offsets of its element) and
+ * skips blank rows. Stops at anything else: *stop is then the row from which the per-record
+ * reader must read, or -1 when v was read to its end, and *consumed where the rows ended; *last
+ * is the last row read (the rows must ascend from *last on). *beyond is a row number past a
+ * sheet's last (the workbook is damaged), else 0. When out (out_cap bytes) has no room for the
+ * next row taken, the pass ends before it, as before anything else that is not a row. Returns
+ * the bytes written.
+ *
+ * The rows are read BLOCK at a time, then the shared strings they name are looked up together:
+ * a row names strings from all over the table, and a load that misses the cache is what the pass
+ * waited on most; loads that do not wait on each other wait together. */
+int64_t render_stores(const uint8_t *v, int64_t n, const int64_t *position, const int64_t *kinds,
+                      const uint8_t *required, const int64_t *set_bounds, const int64_t *match_off,
+                      const uint8_t *match_bytes, const uint8_t *strings, const uint64_t *str_text,
+                      int64_t n_strings, const uint8_t *style_kind, int64_t n_styles,
+                      const uint8_t *platform, int64_t platform_len, uint8_t *out,
+                      int64_t out_cap, int64_t *slow, int64_t *taken, int64_t *n_slow,
+                      int64_t *last, int64_t *stop, int64_t *consumed, int64_t *beyond) {
+    int8_t contract[MAX_COLUMN];
+    Row rows[BLOCK];
+    int64_t p = 0, i = 0;
+    *taken = 0;
+    *n_slow = 0;
+    *stop = -1;
+    *beyond = 0;
+    memset(contract, -1, sizeof contract);
+    for (int k = 0; k < NCOLS; k++)
+        if (position[k] >= 0 && position[k] < MAX_COLUMN) contract[position[k]] = (int8_t)k;
+    Sheet sh = {contract, style_kind, n_styles, n_strings};
+    for (;;) {
+        int nb = 0, ended = 0; /* ended: the rows stop here (NOT_A_ROW or STRUCTURE) */
+        int64_t structure_at = -1;
+        while (nb < BLOCK) {
+            i = skip_ws(v, i, n);
+            *consumed = i;
+            if (i >= n) {
+                ended = NOT_A_ROW;
+                break;
+            }
+            Row *r = &rows[nb];
+            r->before = *last;
+            int status = parse_row(v, n, i, *last, &sh, r, beyond);
+            if (status == BEYOND) return p;
+            if (status == NOT_A_ROW || status == STRUCTURE) {
+                ended = status;
+                structure_at = i;
+                break;
+            }
+            *last = r->row;
+            i = r->end;
+            if (status == ROW_READ) nb++;
+        }
+        for (int b = 0; b < nb; b++) /* the strings' entries: one load each, all at once */
+            for (int k = 0; k < NCOLS; k++) {
+                Cell *cell = &rows[b].cells[k];
+                if (cell->kind == STRING) cell->e = (int64_t)str_text[cell->s];
+            }
+        for (int b = 0; b < nb; b++)
+            for (int k = 0; k < NCOLS; k++) {
+                Cell *cell = &rows[b].cells[k];
+                if (cell->kind != STRING) continue;
+                uint64_t packed = (uint64_t)cell->e;
+                if ((packed & 3) == 0) {
+                    cell->kind = SLOW;
+                } else if ((packed & 3) == 2) {
+                    cell->kind = NONE; /* an empty string: None */
+                } else {
+                    cell->s = (int64_t)(packed >> 32);
+                    cell->e = cell->s + (int64_t)((packed >> 2) & ((1ULL << 30) - 1));
+                    __builtin_prefetch(strings + cell->s);
+                }
+            }
+        for (int b = 0; b < nb; b++) {
+            Row *r = &rows[b];
+            uint8_t times[2][19];
+            int ok = r->ok && row_passes(v, r, kinds, required, set_bounds, match_off,
+                                         match_bytes, strings, times);
+            if (ok) {
+                int64_t need = platform_len + 2 + 24;
+                for (int k = 0; k < NCOLS; k++) {
+                    Cell *cell = &r->cells[k];
+                    int64_t length = kinds[k] == S_TIME && cell->kind == NUMBER ? 19
+                                                                                : cell->e - cell->s;
+                    need += cell->kind == NONE ? 3 : length + 4;
+                }
+                if (p + need > out_cap) {
+                    if (p > 0) { /* out is full: the caller calls again from this row */
+                        *last = r->before;
+                        *consumed = r->start;
+                        return p;
+                    }
+                    ok = 0; /* a row longer than all of out: the per-record path writes it */
+                }
+            }
+            if (!ok) {
+                slow[3 * *n_slow] = r->row;
+                slow[3 * *n_slow + 1] = r->start;
+                slow[3 * *n_slow + 2] = r->end;
+                (*n_slow)++;
+                continue;
+            }
+            memcpy(out + p, platform, (size_t)platform_len);
+            p += platform_len;
+            out[p++] = '\t';
+            for (int k = 0; k < NCOLS; k++) {
+                Cell *cell = &r->cells[k];
+                if (cell->kind == NONE) {
+                    out[p++] = '\\';
+                    out[p++] = 'N';
+                    out[p++] = '\t';
+                    continue;
+                }
+                const uint8_t *from = cell->kind == STRING ? strings : v;
+                int64_t s = cell->s, e = cell->e;
+                if (kinds[k] == S_TIME && cell->kind == NUMBER) {
+                    from = times[k == 3 ? 0 : 1];
+                    s = 0;
+                    e = 19;
+                }
+                memcpy(out + p, from + s, (size_t)(e - s));
+                p += e - s;
+                if (cell->kind == NUMBER && kinds[k] == S_AMOUNT) {
+                    const uint8_t *dot = memchr(from + s, '.', (size_t)(e - s));
+                    int64_t decimals = dot == NULL ? 0 : e - (dot - from) - 1;
+                    if (decimals == 0) out[p++] = '.';
+                    for (int64_t d = decimals; d < 2; d++) out[p++] = '0';
+                }
+                out[p++] = '\t';
+            }
+            p = line_number(out, p, r->row);
+            (*taken)++;
+        }
+        if (ended == STRUCTURE) {
+            *stop = *last + 1;
+            *consumed = structure_at;
+            return p;
+        }
+        if (ended == NOT_A_ROW) return p;
+    }
+}

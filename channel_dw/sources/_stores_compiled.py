@@ -85,6 +85,7 @@ _RULES = {
 _KINDS = np.array([_RULES[c][0] for c in COLUMNS[1:]], dtype=np.int64)
 _REQUIRED = np.array([_RULES[c][1] for c in COLUMNS[1:]], dtype=np.uint8)
 _ROW = re.compile(rb"<row[\s>/]")
+_MAIN_NS = b'xmlns="%s"' % SHEET_MAIN_NS.encode()
 
 
 def read(
@@ -136,6 +137,8 @@ class _Book:
             outside = sst[: self.string_at[0, 0]] + sst[self.string_at[count - 1, 1] :]
         else:
             outside = sst
+        if count and _MAIN_NS not in sst[: self.string_at[0, 0]]:
+            raise _Unsure("the shared strings are not in the namespace openpyxl reads")
         if outside:
             try:
                 pyexpat.ParserCreate().Parse(outside, True)
@@ -294,6 +297,8 @@ class _Reading:
         if start < 0 or tag < 0:
             raise _TakeOver(1, "no <sheetData> where the pass looks for it")
         self.root = data[tag : data.find(b">", tag) + 1]
+        if _MAIN_NS not in self.root:  # openpyxl reads rows of this namespace only (not Strict)
+            raise _TakeOver(1, "the sheet is not in the spreadsheet namespace openpyxl reads")
         try:
             fromstring(data[:start] + b"</worksheet>")
         except Exception as exc:

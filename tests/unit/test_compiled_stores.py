@@ -237,6 +237,27 @@ def test_a_structure_the_pass_does_not_follow_is_read_by_openpyxl_from_its_row(
     assert taken_over == [from_row] or doubted == [from_row]  # (rejected at that row)
 
 
+@pytest.mark.parametrize("part", [SHEET, STRINGS])
+def test_a_part_in_another_namespace_is_left_to_openpyxl(tmp_path, part):
+    """Strict OOXML names the spreadsheet namespace otherwise: openpyxl finds no rows (or no
+    strings) there and rejects the workbook; the pass, which does not look at namespaces, must
+    not read them either."""
+    strict = b'xmlns="http://purl.oclc.org/ooxml/spreadsheetml/main"'
+    main = b'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+    path = _rewrite(_workbook(tmp_path), part, lambda d: d.replace(main, strict, 1))
+    with pytest.raises(FileRejected) as expected:
+        list(stores.read_rows(path))
+
+    with pytest.raises(FileRejected) as caught:
+        list(stores.read_batches(path))
+
+    assert (caught.value.line, caught.value.rule, caught.value.message) == (
+        expected.value.line,
+        expected.value.rule,
+        expected.value.message,
+    )
+
+
 def test_a_pretty_printed_sheet_is_read_by_the_pass(tmp_path):
     """White space between the elements (an exporter that indents its XML)."""
 

@@ -104,10 +104,19 @@ typedef struct {
 enum { ROW_READ, ROW_BLANK, NOT_A_ROW, STRUCTURE, BEYOND };
 enum { ATTRIBUTE, ENDED, CLOSED, BROKEN };
 
+#define MAX_ATTRIBUTES 16
+
+/* The attributes' names seen so far in one start tag. */
+typedef struct {
+    int64_t start[MAX_ATTRIBUTES], end[MAX_ATTRIBUTES];
+    int count;
+} Seen;
+
 /* The next attribute of the start tag at v[*a] (ATTRIBUTE: its name and value's bounds), else
- * the tag's end (ENDED at '>', CLOSED at '/>', *a after it) or BROKEN (not XML the pass reads). */
-static int next_attribute(const uint8_t *v, int64_t n, int64_t *a, int64_t *ns, int64_t *ne,
-                          int64_t *vs, int64_t *ve) {
+ * the tag's end (ENDED at '>', CLOSED at '/>', *a after it) or BROKEN (not XML the pass reads,
+ * a name the tag already has among them: XML allows none twice, and expat rejects the sheet). */
+static int next_attribute(const uint8_t *v, int64_t n, int64_t *a, Seen *seen, int64_t *ns,
+                          int64_t *ne, int64_t *vs, int64_t *ve) {
     int64_t i = skip_ws(v, *a, n);
     if (i >= n) return BROKEN;
     if (v[i] == '>') {
@@ -119,7 +128,18 @@ static int next_attribute(const uint8_t *v, int64_t n, int64_t *a, int64_t *ns, 
         return CLOSED;
     }
     *a = attribute(v, i, n, ns, ne, vs, ve);
-    return *a < 0 ? BROKEN : ATTRIBUTE;
+    if (*a < 0 || seen->count == MAX_ATTRIBUTES) return BROKEN;
+    int64_t length = *ne - *ns;
+    for (int k = 0; k < seen->count; k++) {
+        const uint8_t *other = v + seen->start[k];
+        if (seen->end[k] - seen->start[k] != length || other[0] != v[*ns]) continue;
+        int64_t j = 1; /* names are a few bytes: no memcmp */
+        while (j < length && other[j] == v[*ns + j]) j++;
+        if (j == length) return BROKEN;
+    }
+    seen->start[seen->count] = *ns;
+    seen->end[seen->count++] = *ne;
+    return ATTRIBUTE;
 }
 
 /* Whether the digits v[s:e] are a row number far past a sheet's last (1,048,576), as the
@@ -153,7 +173,8 @@ static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const
     r->start = i;
     int64_t ns, ne, vs, ve;
     int got;
-    while ((got = next_attribute(v, n, &a, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
+    Seen seen = {.count = 0};
+    while ((got = next_attribute(v, n, &a, &seen, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
         if (named(v, ns, ne, "r")) { /* the row's attributes: r is the one that matters */
             if (row >= 0) return STRUCTURE;
             if (past_last_row(v, vs, ve, beyond)) return BEYOND;
@@ -177,7 +198,8 @@ static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const
             return STRUCTURE;
         a += 2;
         int64_t column = -1, style = 0, type_s = -1, type_e = -1;
-        while ((got = next_attribute(v, n, &a, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
+        seen.count = 0;
+        while ((got = next_attribute(v, n, &a, &seen, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
             if (named(v, ns, ne, "r")) {
                 if (column >= 0) return STRUCTURE;
                 int64_t j = vs;

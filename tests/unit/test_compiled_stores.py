@@ -224,6 +224,8 @@ def test_a_shared_string_is_written_only_when_plain(tmp_path, text, doubted):
         (lambda r: r.replace(b'<row r="12"', b'<row r="11"', 1), 12),  # out of order
         (lambda r: r.replace(b"<v>", b"<v>\x01", 1), 12),  # a byte XML does not allow
         (lambda r: r.replace(b'r="12"', b'r="12"r="12"', 1), 12),
+        (lambda r: r.replace(b'<row r="12"', b'<row r="12" ht="15" ht="15"', 1), 12),
+        (lambda r: r.replace(b'<c r="B12"', b'<c cm="1" r="B12" cm="1"', 1), 12),
         (lambda r: b"<!-- a comment -->" + r, 12),  # something else than a row
     ],
 )

@@ -422,8 +422,9 @@ def _library() -> ctypes.CDLL:
             except OSError as exc:
                 _missing = str(exc)
                 log.warning(
-                    "the compiled reader pass is not available, so the delimited sources load "
-                    "through the slower columnar path (same rows and rejections): %s",
+                    "the compiled reader pass is not available, so the delimited, web, app and "
+                    "store readers load through their slower columnar paths (same rows and "
+                    "rejections): %s",
                     _missing,
                 )
                 raise

@@ -2,7 +2,7 @@
 
 :mod:`channel_dw.sources.stores` reads a workbook with openpyxl row by row (the per-record
 reader, the reference) or here. Here the sheet's XML is inflated a chunk at a time (the first
-1 MB, then 8 MB, each cut after its last ``</row>``) and each chunk goes through
+1 MB, then 8 MB, each cut before the start of its last row) and each chunk goes through
 ``render_stores`` in ``_compiled_stores.c``, which for each row reads the contract cells, the
 shared strings they name and the numbers (an Excel datetime as openpyxl's ``from_excel`` and the
 reader's rounding to the second write it), checks every rule, and writes the row as COPY text.
@@ -50,6 +50,7 @@ from channel_dw.errors import FileRejected
 from channel_dw.sources import _compiled as compiled
 from channel_dw.sources import ahead
 from channel_dw.sources import columnar as col
+from channel_dw.sources._compiled import _pointer
 from channel_dw.sources._stores_rows import (
     COLUMNS,
     STATUSES,
@@ -57,7 +58,7 @@ from channel_dw.sources._stores_rows import (
     _is_blank,
     _item,
 )
-from channel_dw.sources._stores_xml import _Unsure, workbook_parts
+from channel_dw.sources._stores_xml import _Unsure, beyond_the_last_row, workbook_parts
 from channel_dw.sources.base import REGION_CODES, Item
 
 log = logging.getLogger(__name__)
@@ -96,10 +97,6 @@ def read(
     the whole workbook."""
     book = _Book.open(path)
     return _Reading(book, path.name, platform, per_record).batches()
-
-
-def _pointer(array: np.ndarray) -> ctypes.c_void_p:
-    return ctypes.c_void_p(array.ctypes.data)
 
 
 class _Book:
@@ -362,8 +359,8 @@ class _Reading:
         # Room for every row (a row is 12 bytes at least; only what is written is touched) and
         # for as much COPY text as the chunk holds XML (a row is written shorter than its XML
         # unless its strings are long: the pass then stops early and is called again).
-        slow = self._buffer("_slow", (len(source) // 12 + 1) * 3, np.int64).reshape(-1, 3)
-        out = self._buffer("_out", len(source) + (1 << 16), np.uint8)
+        slow = np.empty((len(source) // 12 + 1, 3), dtype=np.int64)
+        out = np.empty(len(source) + (1 << 16), dtype=np.uint8)
         taken, n_slow, last = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64(self.last)
         stop, consumed, beyond = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
         book = self.book
@@ -377,26 +374,11 @@ class _Reading:
             ctypes.byref(last), ctypes.byref(stop), ctypes.byref(consumed), ctypes.byref(beyond),
         )  # fmt: skip
         if beyond.value:
-            raise FileRejected(
-                self.name,
-                None,
-                "unreadable",
-                f"the sheet holds row {beyond.value:,}, beyond the last row a sheet can have "
-                "(1,048,576): the workbook is damaged",
-            )
+            raise FileRejected(self.name, None, "unreadable", beyond_the_last_row(beyond.value))
         self.last = last.value
         found = slow[: n_slow.value].copy()
         found[:, 1:] += pos
         return out[:size].tobytes(), taken.value, found, stop.value, consumed.value + pos
-
-    def _buffer(self, name: str, size: int, dtype: Any) -> np.ndarray:
-        """A buffer of at least ``size`` kept from call to call: memory the kernel has to hand
-        over afresh (and zero) for every chunk cost more than the pass itself."""
-        buffer = getattr(self, name, None)
-        if buffer is None or len(buffer) < size:
-            buffer = np.empty(max(size, CHUNK_BYTES + (1 << 16)), dtype=dtype)
-            setattr(self, name, buffer)
-        return buffer[:size]
 
     def _tail(self, rest: bytes) -> None:
         """After the last row: the end of the rows and of the sheet, as XML."""

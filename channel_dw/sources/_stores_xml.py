@@ -80,10 +80,7 @@ class _SheetXml:
         found = _first_unusual(data) or _first_unusual(strings)
         if found and _BEYOND_LAST_ROW.fullmatch(found):
             row = int(re.sub("[^0-9]", "", found))
-            raise _Damaged(
-                f"the sheet holds row {row:,}, beyond the last row a sheet can have "
-                "(1,048,576): the workbook is damaged"
-            )
+            raise _Damaged(beyond_the_last_row(row))
         if found:
             raise _Unsure(f"the XML holds {found!r}")
         if b"<rPh" in strings or strings.count(b"<si") != strings.count(b"<si>"):
@@ -180,6 +177,14 @@ _UNUSUAL = (
 # A row far beyond a sheet's last (1,048,576): calamine would abort on the allocation, and
 # openpyxl would yield every blank row up to it. The workbook is damaged: it is rejected.
 _BEYOND_LAST_ROW = re.compile(r'<(?:row|c) r="[A-Z]*(?:[0-9]{8,}|[2-9][0-9]{6})')
+
+
+def beyond_the_last_row(row: int) -> str:
+    """Why a workbook whose sheet holds that row is rejected (both fast paths say it)."""
+    return (
+        f"the sheet holds row {row:,}, beyond the last row a sheet can have (1,048,576): "
+        "the workbook is damaged"
+    )
 
 
 class _Damaged(Exception):

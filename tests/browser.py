@@ -55,8 +55,11 @@ def chromium_launch_kwargs() -> dict[str, Any]:
 def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) -> Iterator:
     """A Playwright ``Page`` in a fresh headless Chromium (closed on exit).
 
-    The page reaches this machine only: a request to another host is refused at once, and the
-    test fails, naming it, when its block ends."""
+    The page must reach this machine only: a request to another host that the page's own
+    content-security policy did not stop fails the test, naming it, when its block ends. The
+    requests are watched, not intercepted: routing them through Playwright changes how Chromium
+    loads a page (every request, redirects and form posts included, waits on this process), and
+    the pages are checked as a user's browser loads them."""
     launch_kwargs = chromium_launch_kwargs()
     from playwright.sync_api import expect, sync_playwright
 
@@ -64,11 +67,16 @@ def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) 
     # Superset has taken longer to draw (a wrong page still fails, after 30 s)
     expect.set_options(timeout=EXPECT_TIMEOUT_MS)
 
-    outside: list[str] = []
+    outside: dict[object, str] = {}
 
-    def refuse(route) -> None:
-        outside.append(route.request.url)
-        route.abort("blockedbyclient")
+    def watch(request) -> None:
+        if leaves_this_machine(request.url):
+            outside[request] = request.url
+
+    def stopped_by_policy(request) -> None:
+        # the browser refused it itself (the page's content-security policy): it never left
+        if "csp" in (request.failure or "").lower():
+            outside.pop(request, None)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_kwargs)
@@ -76,18 +84,19 @@ def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) 
             context = browser.new_context(
                 viewport={"width": width, "height": height}, **context_options
             )
-            context.route(leaves_this_machine, refuse)
+            context.on("request", watch)
+            context.on("requestfailed", stopped_by_policy)
             try:
                 yield context.new_page()
             except Exception as error:
                 if outside:
-                    error.add_note(f"the page also asked for {_listed(outside)}")
+                    error.add_note(f"the page also asked for {_listed(list(outside.values()))}")
                 raise
             if outside:
                 pytest.fail(
-                    f"the page asked for {_listed(outside)}: a page of the project loads "
-                    "nothing from outside this machine (an operator's network cannot reach it, "
-                    "and the page's load then waits on it)"
+                    f"the page asked for {_listed(list(outside.values()))}: a page of the project "
+                    "loads nothing from outside this machine (an operator's network cannot reach "
+                    "it, and the page's load then waits on it)"
                 )
         finally:
             browser.close()

@@ -271,6 +271,41 @@ def test_the_warehouse_login_is_a_member_of_bi_reader_only(superset, built):  # 
     assert not (attributes["rolcreatedb"] or attributes["rolcreaterole"])
 
 
+def sign_in(page, state: SupersetState) -> None:
+    """Sign in through Superset's login form, as a user does, and check that the session holds:
+    a failure says what the server answered rather than timing out on a later page."""
+    login = state.url + "/login/"
+    page.goto(login)
+    page.fill("#username", state.admin_user)
+    page.fill("#password", state.admin_password)
+    with page.expect_response(
+        lambda response: response.url == login and response.request.method == "POST"
+    ) as posted:
+        page.click('[data-test="login-button"]')
+    answer = posted.value
+    went_to = answer.header_value("location") or ""
+    assert answer.status == 302 and "/login" not in went_to, (
+        f"the login form's POST was answered {answer.status}, to {went_to or 'nowhere'}; a "
+        "sign-in that holds is answered 302 to another page than /login/"
+    )
+    page.wait_for_url(state.url + "/superset/welcome/")
+    me = page.request.get(state.url + "/api/v1/me/")
+    cookies = sorted(cookie["name"] for cookie in page.context.cookies())
+    assert me.status == 200, (
+        f"signed in, yet /api/v1/me/ answers {me.status}: the browser holds the cookies "
+        f"{cookies}, and the login's answer set {answer.header_value('set-cookie') is not None}"
+    )
+
+
+def _last_requests(state: SupersetState, count: int = 40) -> str:
+    """The last requests in Superset's access log, for a failure's message."""
+    try:
+        lines = state.home.access_log.read_text(errors="replace").splitlines()[-count:]
+    except OSError as error:
+        return f"Superset's access log cannot be read: {error}"
+    return f"the last {len(lines)} requests Superset served:\n" + "\n".join(lines)
+
+
 def test_the_dashboard_draws_its_charts_in_chromium_with_the_numbers_of_the_mart(
     superset, expected
 ):
@@ -289,12 +324,15 @@ def test_the_dashboard_draws_its_charts_in_chromium_with_the_numbers_of_the_mart
     with browser_page(width=1600, height=1300) as page:
         page.set_default_timeout(UI_TIMEOUT)
         page.on("response", keep_chart_data)
+        opened: list[str] = []
+
+        def keep_opened(frame) -> None:
+            if frame == page.main_frame:
+                opened.append(frame.url)
+
+        page.on("framenavigated", keep_opened)
         try:
-            page.goto(superset.state.url + "/login/")
-            page.fill("#username", superset.state.admin_user)
-            page.fill("#password", superset.state.admin_password)
-            page.click('[data-test="login-button"]')
-            page.wait_for_url(lambda url: "/login" not in url)
+            sign_in(page, superset.state)
             page.goto(superset.state.dashboard_url)
             expect(page.get_by_text("Channel KPIs").first).to_be_visible()
             for key, chart_id in superset.charts.items():
@@ -307,9 +345,11 @@ def test_the_dashboard_draws_its_charts_in_chromium_with_the_numbers_of_the_mart
             time.sleep(1)  # the charts' entry animations
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot: {shot}")
-        except Exception:
+        except Exception as error:
             with contextlib.suppress(Exception):
                 page.screenshot(path=str(screenshot_dir() / "superset-failure.png"))
+            error.add_note(f"the pages the browser opened: {opened}")
+            error.add_note(_last_requests(superset.state))
             raise
     assert shot.stat().st_size > 30_000, f"{shot} is only {shot.stat().st_size} bytes"
     assert set(drawn) == set(CHARTS), f"chart data the browser received: {sorted(drawn)}"

@@ -33,6 +33,36 @@ static int is_yuan(const uint8_t *v, int64_t s, int64_t e) {
     return all_digits(v, i + 1, e);
 }
 
+/* ^-?[0-9]{1,12}$ (few enough digits that a chunk's sum fits in 64 bits), its value in *value. */
+static int is_fen(const uint8_t *v, int64_t s, int64_t e, int64_t *value) {
+    int negative = v[s] == '-';
+    int64_t i = s + negative, total = 0;
+    if (e - i < 1 || e - i > 12) return 0;
+    for (; i < e; i++) {
+        if (!is_digit(v[i])) return 0;
+        total = total * 10 + (v[i] - '0');
+    }
+    *value = negative ? -total : total;
+    return 1;
+}
+
+static inline int is_alnum_ascii(uint8_t b) {
+    return is_digit(b) || (b >= 'A' && b <= 'Z') || (b >= 'a' && b <= 'z');
+}
+
+/* BLTC_<plan>, the plan [A-Za-z0-9_-]+ with a letter or digit (the SMS hall's plan change). */
+static int is_plan_change(const uint8_t *v, int64_t s, int64_t e) {
+    if (e - s < 6 || memcmp(v + s, "BLTC_", 5) != 0) return 0;
+    int alnum = 0;
+    for (int64_t i = s + 5; i < e; i++) {
+        uint8_t b = v[i];
+        int letter_or_digit = is_alnum_ascii(b);
+        if (!letter_or_digit && b != '_' && b != '-') return 0;
+        alnum |= letter_or_digit;
+    }
+    return alnum;
+}
+
 /* How many bytes of v[0:n] are b (memchr runs many bytes a step; bytes.count did not). */
 int64_t count_byte(const uint8_t *v, int64_t n, uint8_t b) {
     int64_t count = 0;
@@ -58,13 +88,13 @@ int64_t find_byte(const uint8_t *v, int64_t n, uint8_t b, int64_t *at) {
 /* Renders the lines of v[0:n] that pass every rule into out as COPY text (the contract's columns
  * in order, a missing value as \N, then the line number), and lists the others in slow: per line
  * its index, the offset of its first byte and the offset after its \n. Blank lines are neither.
- * Returns the bytes written; *taken and *n_slow count the lines. out must hold what
- * _compiled.Plan.run() gives it room for. */
+ * Returns the bytes written; *taken and *n_slow count the lines, *sum adds the FEN values of the
+ * lines taken. out must hold what _compiled.Plan.run() gives it room for. */
 int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const int64_t *order,
                int64_t ncols, const int64_t *kinds, const uint8_t *required, const int64_t *set_of,
                const int64_t *set_bounds, const int64_t *match_off, const uint8_t *match_bytes,
                const int64_t *emit_off, const uint8_t *emit_bytes, const int64_t *pairs,
-               int64_t n_pairs, int ascii_only, const uint8_t *first_bytes,
+               int64_t n_pairs, int ascii_only, int64_t *sum, const uint8_t *first_bytes,
                const uint8_t *last_bytes, int64_t first, uint8_t *out, int64_t *slow,
                int64_t *taken, int64_t *n_slow) {
     int64_t starts[MAX_FIELDS], ends[MAX_FIELDS], chosen[MAX_FIELDS];
@@ -72,6 +102,7 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
     int64_t p = 0, line = 0, pos = 0;
     *taken = 0;
     *n_slow = 0;
+    *sum = 0;
     if (fields > MAX_FIELDS || ncols > MAX_FIELDS) return -1;
     while (pos < n) {
         int64_t end, stop = line_at(v, n, pos, &end);
@@ -102,6 +133,7 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
                 ok = f == fields - 1;
             }
         }
+        int64_t fen = 0, value = 0;
         for (int64_t k = 0; ok && k < ncols; k++) {
             int64_t at = order[k], s = starts[at], e = ends[at];
             int64_t kind = kinds[k];
@@ -110,10 +142,10 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
                 ok = !required[k];
             } else if (first_bytes[v[s]] || last_bytes[v[e - 1]]) {
                 ok = 0; /* may start or end with white space */
-            } else if (kind == MEMBER) {
+            } else if (kind == MEMBER || kind == COMMAND) {
                 chosen[k] = member(v, s, e, set_bounds[set_of[k]], set_bounds[set_of[k] + 1],
                                    match_off, match_bytes);
-                ok = chosen[k] >= 0;
+                ok = chosen[k] >= 0 || (kind == COMMAND && is_plan_change(v, s, e));
             } else if (kind == HALL_CODE) {
                 ok = e - s == 7 && v[s + 2] == '-' && all_digits(v, s + 3, e) &&
                      member(v, s, s + 2, set_bounds[set_of[k]], set_bounds[set_of[k] + 1],
@@ -132,6 +164,13 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
                 ok = is_yuan(v, s, e);
             } else if (kind == HAS_AT) {
                 ok = memchr(v + s, '@', (size_t)(e - s)) != NULL;
+            } else if (kind == COMPACT_DATETIME) {
+                ok = is_compact_datetime(v, s, e);
+            } else if (kind == FEN) {
+                ok = is_fen(v, s, e, &value);
+                fen += value;
+            } else if (kind == RECORD_ID) {
+                ok = is_alnum_ascii(v[s]);
             }
         }
         for (int64_t j = 0; ok && j < n_pairs; j++) {
@@ -141,6 +180,7 @@ int64_t render(const uint8_t *v, int64_t n, uint8_t sep, int64_t fields, const i
                  memcmp(v + starts[whole], v + starts[part], (size_t)length) == 0;
         }
         if (ok) {
+            *sum += fen;
             for (int64_t k = 0; k < ncols; k++) {
                 int64_t at = order[k], s = starts[at], e = ends[at];
                 if (e == s) {

@@ -6,7 +6,10 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { FREE, MEMBER, MOBILE, MOBILE_OR_LANDLINE, DATETIME, DATE, YUAN, HALL_CODE, HAS_AT, ISO_TS, DECIMAL, INTEGER };
+enum {
+    FREE, MEMBER, MOBILE, MOBILE_OR_LANDLINE, DATETIME, DATE, YUAN, HALL_CODE, HAS_AT, ISO_TS, DECIMAL,
+    INTEGER, COMPACT_DATETIME, FEN, COMMAND, RECORD_ID
+};
 
 #define MAX_FIELDS 256
 #define MAX_EXTRAS 32 /* vendor keys a JSON line may carry and be taken */
@@ -23,16 +26,26 @@ static inline int all_digits(const uint8_t *v, int64_t s, int64_t e) {
 
 static inline int two(const uint8_t *v, int64_t i) { return (v[i] - '0') * 10 + (v[i + 1] - '0'); }
 
+/* Whether day of month (both from two digits) certainly exists: not the 29th of February. */
+static inline int certain_day(int month, int day) {
+    return month >= 1 && month <= 12 && day >= 1 && day <= days_in[month] &&
+           !(month == 2 && day == 29);
+}
+
 /* YYYY-MM-DD at s (10 bytes), year from 1000, a day that certainly exists: the 29th of February
  * is left to the per-record path, which asks the calendar (columnar.certain_date()). */
 static inline int is_date(const uint8_t *v, int64_t s) {
     if (v[s + 4] != '-' || v[s + 7] != '-') return 0;
     if (!all_digits(v, s, s + 4) || !all_digits(v, s + 5, s + 7) || !all_digits(v, s + 8, s + 10))
         return 0;
-    if (v[s] == '0') return 0;
-    int month = two(v, s + 5), day = two(v, s + 8);
-    if (month < 1 || month > 12 || day < 1) return 0;
-    return day <= days_in[month] && !(month == 2 && day == 29);
+    return v[s] != '0' && certain_day(two(v, s + 5), two(v, s + 8));
+}
+
+/* YYYYMMDDHHMMSS that certainly exists, as is_datetime() without its separators. */
+static inline int is_compact_datetime(const uint8_t *v, int64_t s, int64_t e) {
+    if (e - s != 14 || !all_digits(v, s, e) || v[s] == '0') return 0;
+    return certain_day(two(v, s + 4), two(v, s + 6)) && two(v, s + 8) <= 23 &&
+           v[s + 10] <= '5' && v[s + 12] <= '5';
 }
 
 /* YYYY-MM-DD HH:MM:SS that certainly exists. */

@@ -60,6 +60,10 @@ HAS_AT = 8  # text holding an @ (the e-mail's fast check)
 ISO_TS = 9  # the web's ts: YYYY-MM-DDTHH:MM:SS[.f{1,6}] with Z or an offset (JSON lines only)
 DECIMAL = 10  # columnar.DECIMAL: [+-]?[0-9]+(\.[0-9]+)? (JSON lines only)
 INTEGER = 11  # a JSON integer (not text) within Rule.bounds (the app's events only)
+COMPACT_DATETIME = 12  # YYYYMMDDHHMMSS that certainly exists (as DATETIME, no separators)
+FEN = 13  # -?[0-9]{1,12}, an amount in fen; the pass adds up those of the lines it takes
+COMMAND = 14  # one of Rule.values, or BLTC_<plan> with a plan of [A-Za-z0-9_-] (the SMS hall's)
+RECORD_ID = 15  # FREE text whose first byte is an ASCII letter or digit (not a trailer's #)
 
 _INT64 = (-(2**63), 2**63 - 1)
 
@@ -132,9 +136,14 @@ class Plan:
         """The chunk's records the kernel takes, as COPY text, their count, and the other lines
         (blank lines are neither): a row each of the line's index in the chunk, and where its
         bytes start and end (after its ``\n``)."""
+        return self.run_adding(data, first)[:3]
+
+    def run_adding(self, data: bytes, first: int) -> tuple[bytes, int, np.ndarray, int]:
+        """As :meth:`run`, and the sum of the FEN values of the records taken."""
+        total = ctypes.c_int64()
         # Every value is written at most `growth` times as long as it is read, a missing one as
         # \N, plus a tab each and the line number.
-        return _run(
+        return *_run(
             _library().render,
             data,
             first,
@@ -155,7 +164,8 @@ class Plan:
             _pointer(self.pairs),
             len(self.pairs),
             int(self.ascii_only),
-        )
+            ctypes.byref(total),
+        ), total.value
 
 
 class JsonPlan:
@@ -437,7 +447,7 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.render.restype = i64
     lib.render.argtypes = [
         ctypes.c_char_p, i64, ctypes.c_uint8, i64, p, i64, p, p, p, p, p, p, p, p, p, i64,
-        ctypes.c_int, p, p, i64, p, p, p, p,
+        ctypes.c_int, p, p, p, i64, p, p, p, p,
     ]  # fmt: skip
     lib.count_byte.restype = i64
     lib.count_byte.argtypes = [ctypes.c_char_p, i64, ctypes.c_uint8]

@@ -2,13 +2,15 @@
 
 UTF-8, pipe separated, no header, one record a line:
 ``msg_id|msisdn|recv_time|command|reply_code|amount_fen|region``, and a last line
-``#TRAILER|<record_count>|<sum_of_amount_fen>``. The file is read in chunks of a few MB
-(:mod:`channel_dw.sources.columnar`: one expression over whole lines clears the records that pass
-every row rule, pyarrow splits them into columns, the other lines go through :func:`_record`),
-holding the last non-blank line back so that it can be told apart as the trailer. Each record
-gives one raw row of ``raw.sms_hall`` with its fields stripped (empty -> None) and otherwise as
-delivered. ``line`` is the physical line, 1-based. Blank lines carry no record: they are skipped
-and not counted; a UTF-8 byte-order mark on line 1 is ignored.
+``#TRAILER|<record_count>|<sum_of_amount_fen>``. The file is read in chunks of a few MB, each
+on a reader thread (:mod:`ahead`): one pass of C (:mod:`_compiled`, under :data:`RULES`) splits
+the lines, checks them, writes those that pass every row rule as COPY text and adds up their
+``amount_fen``; where no C compiler is found, one expression over whole lines clears them and
+pyarrow splits them into columns (:mod:`columnar`). The other lines go through :func:`_record`,
+in line order, holding the last non-blank line back so that it can be told apart as the trailer.
+Each record gives one raw row of ``raw.sms_hall`` with its fields stripped (empty -> None) and
+otherwise as delivered. ``line`` is the physical line, 1-based. Blank lines carry no record: they
+are skipped and not counted; a UTF-8 byte-order mark on line 1 is ignored.
 
 The trailer is checked against every record line, quarantined ones included (the vendor counted
 what it wrote, good or bad): the record count is the number of non-blank lines before the
@@ -50,7 +52,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +62,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from channel_dw.errors import FileRejected
+from channel_dw.sources import _compiled as compiled
+from channel_dw.sources import ahead
 from channel_dw.sources import columnar as col
 from channel_dw.sources.base import (
     REGION_CODES,
@@ -102,21 +107,22 @@ class _Tally:
 
 
 def read_batches(path: Path) -> Iterator[col.Batch]:
-    """The file in batches, one a chunk of lines (see :mod:`~channel_dw.sources.columnar`), then
-    the trailer check.
+    """The file in batches, one a chunk of lines, then the trailer check.
 
-    In a chunk, one regular expression over whole lines clears the records that certainly pass
-    every row rule and keep their text through ``strip()``; pyarrow splits those into columns and
-    they are counted for the trailer in bulk. Every other line (blank lines, line 1 with its BOM,
-    anything odd) goes through the per-line rules in line order, holding back the last non-blank
-    line as the per-line reader always did; a chunk that is not valid UTF-8 goes through them
-    whole, so the file is rejected naming the first bad line.
+    A reader thread passes each chunk (:func:`_pass`): the lines before its last non-blank one
+    that certainly pass every row rule and keep their text through ``strip()`` are taken (as
+    COPY text by the compiled pass, else as columns by pyarrow) and counted for the trailer in
+    bulk. Then, in file order, every other line (blank lines, line 1 with its BOM, anything odd)
+    goes through the per-line rules, holding back the last non-blank line as the per-line reader
+    always did; a chunk that is not valid UTF-8 goes through them whole, so the file is rejected
+    naming the first bad line.
     """
     name = path.name
     state = _State()
     with path.open("rb") as fh:
-        for data, first in col.read_chunks(fh, CHUNK_BYTES, name=name):
-            yield from _chunk_batches(col.Lines.of(data, first), name, state)
+        chunks = col.read_chunks(fh, CHUNK_BYTES, name=name)
+        for passed in ahead.in_order(partial(_pass, data, first) for data, first in chunks):
+            yield from _chunk_batches(passed, name, state)
     if state.held is None:
         raise FileRejected(
             file=name,
@@ -143,6 +149,18 @@ class _State:
 
 
 CHUNK_BYTES = 2 << 20  # small enough that COPY starts soon, big enough to amortise the calls
+
+# The row rules the compiled pass applies, a subset of what _record admits.
+RULES = {
+    "msg_id": compiled.Rule(compiled.RECORD_ID),  # no "#TRAILER" there, nor a BOM
+    "msisdn": compiled.Rule(compiled.MOBILE),
+    "recv_time": compiled.Rule(compiled.COMPACT_DATETIME),
+    "command": compiled.Rule(compiled.COMMAND, values=tuple(sorted(COMMANDS))),
+    "reply_code": compiled.Rule(compiled.FREE),
+    "amount_fen": compiled.Rule(compiled.FEN, required=False),
+    "region_code": compiled.Rule(compiled.MEMBER, required=False, values=tuple(REGION_CODES)),
+}
+_COMPILED = compiled.Plan(COLUMNS, RULES, range(len(COLUMNS)), "utf-8", b"|")
 
 # Printable ASCII but |, with no space at either end: text strip() leaves alone.
 _TEXT = r"[!-{}~](?:[ -{}~]*[!-{}~])?"
@@ -172,37 +190,75 @@ _CONVERT = pcsv.ConvertOptions(
 )
 
 
-def _chunk_batches(lines: col.Lines, name: str, state: _State) -> Iterator[col.Batch]:
-    """The batch of one chunk (none when it holds only blank lines). When the per-line rules
-    reject the file, what the per-line reader yielded before is yielded first."""
-    n = len(lines)
-    fast: pa.Table | None = None
-    if lines.is_utf8():
-        last = _last_non_blank(lines)
-        if last is None:
-            return
-        fast = _fast_rows(lines, last)
-    if fast is None:  # not UTF-8 (the rules name the line), or beyond the fast path
-        fast, slow = col.rows_table(COLUMNS, []), np.arange(n)
-    else:
-        others = np.ones(n, dtype=bool)
-        others[fast.column(col.LINE).to_numpy() - lines.first] = False
-        slow = np.flatnonzero(others)
+@dataclass
+class _Passed:
+    """What a reader thread made of a chunk: the records it took (COPY text, or a table of the
+    raw columns and ``_line``), their count and sum of ``amount_fen``, and the indices of the
+    lines left to the per-line rules."""
+
+    lines: col.Lines
+    slow: np.ndarray
+    text: bytes = b""
+    table: pa.Table | None = None
+    taken: int = 0
+    amount_fen: int = 0
+
+
+def _pass(data: bytes, first: int, use_compiled: bool = True) -> _Passed:
+    """Takes a chunk's records that certainly pass, before its last non-blank line (which may be
+    the trailer): by the compiled pass where there is one, else by the expression and pyarrow.
+    Runs on a reader thread; the per-line rules run later, in file order."""
+    lines = col.Lines.of(data, first)
+    every = np.arange(len(lines))
+    if not lines.is_utf8():  # the per-line rules name the line
+        return _Passed(lines, every)
+    last = _last_non_blank(lines)
+    if last is None:  # only blank lines: nothing to do
+        return _Passed(lines, every[:0])
+    if use_compiled and compiled.available():
+        text, taken, slow, amount = _COMPILED.run_adding(data[: lines.starts[last]], first)
+        left = np.concatenate((slow[:, 0], every[last:]))
+        return _Passed(lines, left, text=text, taken=taken, amount_fen=amount)
+    fast = _fast_rows(lines, last)
+    if fast is None:  # beyond the fast path
+        return _Passed(lines, every)
+    others = np.ones(len(lines), dtype=bool)
+    others[fast.column(col.LINE).to_numpy() - lines.first] = False
+    amount = pc.sum(pc.cast(fast.column("amount_fen"), pa.int64())).as_py() or 0
+    return _Passed(
+        lines, np.flatnonzero(others), table=fast, taken=fast.num_rows, amount_fen=amount
+    )
+
+
+def _chunk_batches(passed: _Passed, name: str, state: _State) -> Iterator[col.Batch]:
+    """The batch of one chunk (none when it holds only blank lines): its taken records and the
+    items of its other lines. When the per-line rules reject the file, what the per-line reader
+    yielded before is yielded first."""
+    lines = passed.lines
+    before = (state.held, replace(state.tally))
     items: list[Item] = []
     try:
         # Line order: the line held from the last chunk goes first, with the first of these.
-        _per_line(lines, slow.tolist(), name, state, items)
+        _per_line(lines, passed.slow.tolist(), name, state, items)
     except FileRejected as exc:
         assert exc.line is not None
-        before = fast.filter(pc.less(fast.column(col.LINE), exc.line))
-        yield col.combine(COLUMNS, before, items)
+        if passed.table is None and passed.taken:  # read again, as columns, to cut at the line
+            state.held, state.tally = before
+            yield from _chunk_batches(_pass(lines.data, lines.first, False), name, state)
+            raise AssertionError("the columnar pass did not reject the file") from exc
+        fast = passed.table if passed.table is not None else col.rows_table(COLUMNS, [])
+        yield col.combine(COLUMNS, fast.filter(pc.less(fast.column(col.LINE), exc.line)), items)
         raise
-    if fast.num_rows:
-        amounts = pc.sum(pc.cast(fast.column("amount_fen"), pa.int64())).as_py()
-        state.tally.records += fast.num_rows
-        state.tally.amount_fen += amounts or 0
-    if fast.num_rows or items:
-        yield col.combine(COLUMNS, fast, items)
+    state.tally.records += passed.taken
+    state.tally.amount_fen += passed.amount_fen
+    if not (passed.taken or items):
+        return
+    if passed.table is not None:
+        yield col.combine(COLUMNS, passed.table, items)
+        return
+    batch = col.batch_from_items(COLUMNS, items)
+    batch.text, batch.text_rows = passed.text, passed.taken
+    yield batch
 
 
 def _fast_rows(lines: col.Lines, last: int) -> pa.Table | None:

@@ -1,9 +1,12 @@
-"""The SMS reader's columnar fast path gives exactly what the per-line rules give.
+"""The SMS reader's fast paths give exactly what the per-line rules give.
 
-The reference below is the per-line reader as it was before the fast path: every line decoded,
+The reference below is the per-line reader as it was before the fast paths: every line decoded,
 blank lines skipped, the last non-blank line held back for the trailer, each record through
 ``sms._record``. Rows come out of a batch with NUL characters removed (PostgreSQL text cannot hold
 them), so the reference removes them too.
+
+Every test of a whole file runs twice: through the compiled pass (``_compiled.c`` under
+``sms.RULES``), and through the columnar path a machine without a C compiler reads with.
 """
 
 from __future__ import annotations
@@ -19,11 +22,21 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from channel_dw.errors import FileRejected
-from channel_dw.sources import sms
+from channel_dw.sources import _compiled, sms
 from channel_dw.sources.base import REGION_CODES, Item, Rejection, Row
 from tests.fuzz import examples
 
 NAME = "sms_hall_20261001.txt"
+PATHS = ["compiled", "columnar"] if _compiled.available() else ["columnar"]
+
+
+@pytest.fixture(scope="module", params=PATHS, autouse=True)
+def fast_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Which fast path the module's readings take (the columnar one as without a C compiler)."""
+    with pytest.MonkeyPatch.context() as mp:
+        if request.param == "columnar":
+            mp.setattr(_compiled, "available", lambda: False)
+        yield request.param
 
 
 def reference(path: Path) -> Iterator[Item]:
@@ -163,7 +176,7 @@ def test_a_file_of_many_chunks_gives_exactly_the_per_line_items(
 
 
 def test_the_fast_path_clears_ordinary_records_and_batches_carry_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fast_path: str
 ) -> None:
     monkeypatch.setattr(sms, "CHUNK_BYTES", 4096)
     slow_lines: list[int] = []
@@ -181,10 +194,12 @@ def test_the_fast_path_clears_ordinary_records_and_batches_carry_them(
 
     assert len(batches) > 20
     assert sum(b.num_rows + len(b.rejections) for b in batches) == 2994
-    assert set(PLANTED) - {99, 111, 113, 114, 116, 118} <= set(slow_lines)
+    # line 7 is empty: the compiled pass passes over it, as the per-line rules would
+    assert set(PLANTED) - {7, 99, 111, 113, 114, 116, 118} <= set(slow_lines)
     assert len(slow_lines) < 400  # the planted lines, the odd ones and the last of each chunk
     for batch in batches:
         assert batch.rows.column_names == [*sms.COLUMNS, "_line"]
+    assert (sum(b.text_rows for b in batches) > 2500) == (fast_path == "compiled")
 
 
 @pytest.mark.parametrize("chunk_bytes", [4096, 8 << 20])
@@ -379,6 +394,62 @@ def test_a_cleared_line_is_a_row_of_its_fields_as_they_are(fields: tuple[str, ..
     assert item == Row(2, tuple(f or None for f in fields))
     assert (tally.records, tally.amount_fen) == (1, int(fields[5] or 0))
     assert abs(int(fields[5] or 0)) < 10**12
+
+
+def taken_by_the_pass(line: str) -> tuple[list[str | None], int] | None:
+    """The values and the sum of amount_fen the compiled pass writes for a line followed by
+    another, or None when it leaves the line to the per-line rules."""
+    text, taken, _, amount = sms._COMPILED.run_adding(f"{line}\n".encode(), 2)
+    if not taken:
+        return None
+    *values, number = text.decode().rstrip("\n").split("\t")
+    assert number == "2"
+    return [None if v == "\\N" else v for v in values], amount
+
+
+@pytest.mark.skipif(not _compiled.available(), reason="no C compiler here")
+@settings(max_examples=examples(1000, 3000), deadline=None)
+@given(fields=_FIELDS)
+@example(fields=("#TRAILER", "13812345678", "20261001081502", "JF", "0", "1", "TY"))
+@example(fields=("\ufeffS1", "13812345678", "20261001081502", "JF", "0", "1", "TY"))
+@example(fields=("S1", "13812345678", "20261001081502", "JF", "0", "-" + "9" * 12, "TY"))
+@example(fields=("S1", "13812345678", "20261001081502", "JF", "0", "1" * 13, "TY"))
+@example(fields=("S1", "13812345678", "20261001081502", "JF", "短信 0", "-0", ""))
+@example(fields=("S1", "13812345678", "20280229081502", "BLTC_a_", "0", "", "TY"))
+@example(fields=("S1", "13812345678", "20261231235960", "JF", "0", "", "TY"))
+def test_a_line_the_compiled_pass_takes_is_a_row_of_its_fields_and_adds_its_amount(
+    fields: tuple[str, ...],
+) -> None:
+    line = "|".join(fields)
+    if "\n" in line or not sms.col.is_utf8(line.encode("utf-8", "surrogatepass")):
+        return  # a chunk is split at its line ends, and read by the pass only when it is UTF-8
+    took = taken_by_the_pass(line)
+    if took is None:
+        return
+    tally = sms._Tally()
+    item = sms._record(2, line.removesuffix("\r"), NAME, tally)
+
+    assert item == Row(2, tuple(took[0]))
+    assert (tally.records, tally.amount_fen) == (1, took[1])
+
+
+def test_the_compiled_pass_takes_ordinary_records_and_adds_their_amounts() -> None:
+    if not _compiled.available():
+        pytest.skip("no C compiler here")
+    lines = [
+        "S1|13812345678|20261001081502|CXHF|0||TY",
+        "S2|+86 138-1234-5678|20281231235959|BLTC_5G-FAMILY_199|E102|-5000|",
+        "S3|13812345678|20261001081502|MYD5|0|999999999999|YQ",
+        "S4|13812345678|20280229081502|CXHF|0|7|TY",  # left to the calendar
+        "#TRAILER|3|999999994999",  # not a record: left to the per-line rules
+    ]
+    text, taken, slow, amount = sms._COMPILED.run_adding("\n".join(lines).encode(), 10)
+
+    assert (taken, amount) == (3, 999999999999 - 5000)
+    assert slow[:, 0].tolist() == [3, 4]
+    assert text.decode().splitlines()[1] == (
+        "S2\t+86 138-1234-5678\t20281231235959\tBLTC_5G-FAMILY_199\tE102\t-5000\t\\N\t11"
+    )
 
 
 def test_ordinary_records_are_cleared() -> None:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from channel_dw import generate
-from channel_dw.sources import _compiled, _delimited_fast, columnar, halls, hotline, web
+from channel_dw.sources import _compiled, _delimited_fast, columnar, halls, hotline, sms, web
 from channel_dw.sources._compiled import Rule
 from channel_dw.sources.base import REGIONS, Row
 
@@ -31,6 +31,11 @@ REGEX = {
     _compiled.DATE: _delimited_fast.LOCAL_DATE,
     _compiled.YUAN: _delimited_fast.DECIMAL_YUAN,
     _compiled.HALL_CODE: rf"^(?:{'|'.join(REGIONS)})-[0-9]{{4}}$",
+    # the SMS hall's (sms._CLEAR's parts; taken() lists REGIONS as the commands)
+    _compiled.COMPACT_DATETIME: rf"^{sms._RECV_TIME}$",
+    _compiled.FEN: r"^-?[0-9]{1,12}$",
+    _compiled.COMMAND: rf"^(?:{'|'.join(REGIONS)}|{sms.PLAN_CHANGE_PREFIX}{sms._PLAN})$",
+    _compiled.RECORD_ID: r"^[0-9A-Za-z][^,]*$",  # (a comma is taken()'s separator)
 }
 
 
@@ -100,6 +105,40 @@ EDGES = [
     "TY-012",
     "TY-00123",
     "TY_0012",
+    "20261001081502",
+    "20261231235959",
+    "20261001240000",
+    "20261001086000",
+    "20261001080060",
+    "20260229081502",
+    "20280229081502",
+    "20260431081502",
+    "20261301081502",
+    "20261000081502",
+    "09991231235959",
+    "10000101000000",
+    "2026100108150",
+    "202610010815021",
+    "2026-10-0108:15",
+    "999999999999",
+    "-999999999999",
+    "1000000000000",
+    "-0",
+    "007",
+    "5-",
+    "BLTC_",
+    "BLTC__",
+    "BLTC_-",
+    "BLTC_a",
+    "BLTC_5G-FAMILY_199",
+    "BLTC_a.b",
+    "BLTC_短",
+    "bltc_a",
+    "BLTCa",
+    "#TRAILER",
+    "S1",
+    "_1",
+    "短信1",
 ]
 
 
@@ -130,6 +169,16 @@ def test_every_datetime_of_a_leap_and_a_common_year_is_judged_as_the_regex_judge
         for hour, minute in ((0, 0), (23, 59), (24, 0))
     ]
     assert taken(_compiled.DATETIME, values) == regex_takes(_compiled.DATETIME, values)
+
+
+def test_every_compact_datetime_of_a_leap_and_a_common_year_is_judged_as_the_regex_judges_it():
+    values = [
+        f"{year}{month:02d}{day:02d}{hour:02d}{minute:02d}{second:02d}"
+        for year, month, day in itertools.product((2024, 2026), range(14), range(33))
+        for hour, minute, second in ((0, 0, 0), (23, 59, 59), (24, 0, 0), (8, 60, 0), (8, 0, 60))
+    ]
+    kind = _compiled.COMPACT_DATETIME
+    assert taken(kind, values) == regex_takes(kind, values)
 
 
 def test_a_record_is_rendered_as_copy_text_in_contract_order_with_its_line_number():

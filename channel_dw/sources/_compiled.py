@@ -395,6 +395,7 @@ _SOURCES = (
     "_compiled_json.c",
     "_compiled_app.c",
     "_compiled_xlsx.h",
+    "_compiled_sst.c",
     "_compiled_stores.c",
 )
 log = logging.getLogger(__name__)

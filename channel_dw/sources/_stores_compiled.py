@@ -117,7 +117,7 @@ class _Book:
             kinds[list(durations)] = 2
             self.style_kind = kinds
         self.parser.shared_strings = self
-        cap = sst.count(b"<si") + 1
+        cap = len(sst) // len(b"<si/>") + 1  # room for every element (memory only as filled)
         self.string_at = np.empty((cap, 2), dtype=np.int64)
         self.string_text = np.empty(cap, dtype=np.uint64)
         plain = ctypes.c_int64()

@@ -194,6 +194,10 @@ def test_a_cell_reads_as_openpyxl_reads_it(tmp_path, cell, value, doubted):
         (b"<t>\xe8\xaf\xaf\xe5\xb7\xae</t>", False),  # 误差: its last byte also ends a space
         (b"<t>\xc2\xa5T1</t>", False),  # ¥ starts with the byte U+00A0 starts with
         (b"<t></t>", False),  # empty: None, a missing order number
+        (b'<t>T1</t><rPh sb="0" eb="1"><t>x</t></rPh>', True),  # a reading guide after it
+        (b"<t>T1></t>", True),  # a bare > (well-formed)
+        (b"<t>T1x005</t>", False),  # x005F_'s start at the end
+        (b"<t>T1_</t>", False),
     ],
 )
 def test_a_shared_string_is_written_only_when_plain(tmp_path, text, doubted):

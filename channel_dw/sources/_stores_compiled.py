@@ -86,6 +86,7 @@ _RULES = {
 _KINDS = np.array([_RULES[c][0] for c in COLUMNS[1:]], dtype=np.int64)
 _REQUIRED = np.array([_RULES[c][1] for c in COLUMNS[1:]], dtype=np.uint8)
 _ROW = re.compile(rb"<row[\s>/]")
+_RESERVED_STRINGS = 1 << 24  # 384 MB of index reserved at most (an 80 MB string table)
 _MAIN_NS = b'xmlns="%s"' % SHEET_MAIN_NS.encode()
 
 
@@ -117,7 +118,11 @@ class _Book:
             kinds[list(durations)] = 2
             self.style_kind = kinds
         self.parser.shared_strings = self
-        cap = len(sst) // len(b"<si/>") + 1  # room for every element (memory only as filled)
+        # Room for every element, reserved rather than counted (42 ms for 48 MB of strings; the
+        # memory is used only as it is filled), but counted for a very large table.
+        cap = len(sst) // len(b"<si/>") + 1
+        if cap > _RESERVED_STRINGS:
+            cap = sst.count(b"<si") + 1
         self.string_at = np.empty((cap, 2), dtype=np.int64)
         self.string_text = np.empty(cap, dtype=np.uint64)
         plain = ctypes.c_int64()

@@ -216,6 +216,14 @@ def test_a_shared_string_is_written_only_when_plain(tmp_path, text, doubted):
     assert (12 in seen, taken_over) == (doubted or text == b"<t></t>", [])
 
 
+def test_a_large_string_table_is_counted_rather_than_reserved(tmp_path, monkeypatch):
+    monkeypatch.setattr(_stores_compiled, "_RESERVED_STRINGS", 3)
+    path = _workbook(tmp_path)
+
+    assert _same(path) == ([], [])  # every string indexed: no row doubted
+    assert sum(batch.text_rows for batch in stores.read_batches(path)) == 40  # all by the pass
+
+
 # --- structures the pass does not follow: the per-record reader takes over ---------------------
 
 

@@ -58,8 +58,10 @@ def browser_page(width: int = 1600, height: int = 1000, **context_options: Any) 
     The page must reach this machine only: a request to another host that the page's own
     content-security policy did not stop fails the test, naming it, when its block ends. The
     requests are watched, not intercepted: routing them through Playwright changes how Chromium
-    loads a page (every request, redirects and form posts included, waits on this process), and
-    the pages are checked as a user's browser loads them."""
+    loads a page. Every request, redirects and form posts included, then waits on this process,
+    and since Chromium 145 an intercepted request may carry the cookies of the moment it was
+    intercepted rather than the browser's (microsoft/playwright#41428): a session cookie that
+    the answer just before set can be missing, as Superset's login was in a CI run."""
     launch_kwargs = chromium_launch_kwargs()
     from playwright.sync_api import expect, sync_playwright
 

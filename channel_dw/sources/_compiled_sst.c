@@ -2,28 +2,35 @@
  *
  * What it does and why: channel_dw/sources/_stores_compiled.py. A table of a million orders holds
  * some 48 MB of strings, and the first row waits for its index: the usual element,
- * <si><t>TEXT</t></si>, is read in one scan of its bytes; any other goes the general way.
+ * <si><t>TEXT</t></si>, is found with one memchr; any other goes the general way.
  */
 #define _GNU_SOURCE /* memmem */
 #include "_compiled_xlsx.h"
 
-/* Whether TEXT at v[ts:] of an element <si><t>TEXT</t></si> that starts at s may be written as it
- * stands (see index_strings()), read in one scan up to its first '<': its end in *te and the
- * element's in *e. 0 when the scan meets anything else; the general way then decides. */
-static int usual_string(const uint8_t *v, int64_t n, int64_t ts, int64_t *te, int64_t *e) {
+/* Whether the text v[ts:te] may be written as it stands: no markup, entity, _x..._ escape or
+ * x005F_ (openpyxl reads those otherwise), no control byte or backslash (COPY would need an
+ * escape), valid UTF-8, and no white space at either end (strip() would change it). */
+static int plain_text(const uint8_t *v, int64_t ts, int64_t te) {
     int high = 0;
-    int64_t j = ts;
-    for (; j < n; j++) {
+    for (int64_t j = ts; j < te; j++) {
         uint8_t b = v[j];
-        if (b == '<') break;
-        if (b < 0x20 || b == '&' || b == '\\' || b == '>') return 0;
-        if (b == '_' && j + 1 < n && v[j + 1] == 'x') return 0; /* _x000D_ */
-        if (b == 'x' && j + 6 <= n && memcmp(v + j, "x005F_", 6) == 0) return 0;
+        if (b < 0x20 || b == '<' || b == '&' || b == '\\' || b == '>') return 0;
+        if (b == '_' && j + 1 < te && v[j + 1] == 'x') return 0; /* _x000D_ */
+        if (b == 'x' && te - j >= 6 && memcmp(v + j, "x005F_", 6) == 0)
+            return 0; /* openpyxl drops it from every string */
         high |= b >= 0x80;
     }
-    if (j == ts || !starts(v, j, n, "</t></si>")) return 0;
-    if (high && !valid_utf8(v, ts, j)) return 0;
-    if (is_space_cp(first_cp(v, ts)) || is_space_cp(last_cp(v, ts, j))) return 0;
+    if (high && !valid_utf8(v, ts, te)) return 0;
+    return te == ts || !(is_space_cp(first_cp(v, ts)) || is_space_cp(last_cp(v, ts, te)));
+}
+
+/* The usual element, <si><t>TEXT</t></si> with TEXT plain and not empty, whose text starts at
+ * v[ts]: its text's end in *te and the element's in *e; 0 for any other (the general way). */
+static int usual_string(const uint8_t *v, int64_t n, int64_t ts, int64_t *te, int64_t *e) {
+    const uint8_t *lt = memchr(v + ts, '<', (size_t)(n - ts));
+    if (lt == NULL || lt == v + ts) return 0;
+    int64_t j = lt - v;
+    if (!starts(v, j, n, "</t></si>") || !plain_text(v, ts, j)) return 0;
     *te = j;
     *e = j + 9;
     return 1;
@@ -85,20 +92,7 @@ int64_t index_strings(const uint8_t *v, int64_t n, int64_t *at, uint64_t *text, 
                 const uint8_t *t_end = memmem(v + ts, (size_t)(e - ts), "</t>", 4);
                 if (t_end != NULL && t_end - v + 4 == e - 5) {
                     te = t_end - v;
-                    good = 1;
-                    int high = 0;
-                    for (int64_t j = ts; j < te && good; j++) {
-                        uint8_t b = v[j];
-                        if (b < 0x20 || b == '<' || b == '&' || b == '\\' || b == '>') good = 0;
-                        if (b == '_' && j + 1 < te && v[j + 1] == 'x') good = 0; /* _x000D_ */
-                        high |= b >= 0x80;
-                    }
-                    if (good && high && !valid_utf8(v, ts, te)) good = 0;
-                    if (good && te - ts >= 6 && memmem(v + ts, (size_t)(te - ts), "x005F_", 6))
-                        good = 0; /* openpyxl drops it from every string */
-                    if (good && te > ts && (is_space_cp(first_cp(v, ts)) ||
-                                            is_space_cp(last_cp(v, ts, te))))
-                        good = 0; /* starts or ends with white space: strip() changes it */
+                    good = plain_text(v, ts, te);
                 }
             }
         }

@@ -2,12 +2,11 @@
  *
  * What it does and why: channel_dw/sources/_stores_compiled.py, which calls index_strings()
  * (_compiled_sst.c) on the shared string table and render_stores() on each run of whole <row>
- * elements. A row is
- * taken only when every contract cell is in a shape whose value openpyxl reads exactly as this
- * pass does and certainly passes every rule; a row any test doubts is listed for the per-record
- * path (openpyxl's own parser, then the row rules). A structure this pass does not follow (a row
- * out of order, a cell without a reference, bytes XML does not allow...) stops it: the per-record
- * reader reads the workbook from that row on.
+ * elements. A row is taken only when every contract cell is in a shape whose value openpyxl reads
+ * exactly as this pass does and certainly passes every rule; a row any test doubts is listed for
+ * the per-record path (openpyxl's own parser, then the row rules). A structure this pass does not
+ * follow (a row out of order, a cell without a reference, bytes XML does not allow...) stops it:
+ * the per-record reader reads the workbook from that row on.
  */
 #define _GNU_SOURCE /* memmem */
 #include "_compiled_xlsx.h"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ def test_a_checksum_stopped_half_way_is_never_given(tmp_path: Path) -> None:
     path = tmp_path / "sms_hall_20261001.txt"
     path.write_bytes(b"x" * (64 << 20))
     delivery = Delivery(path)
+    delivery.first_batch()  # the checksum starts
     delivery.close()  # at once: the thread stops between two reads, or has finished
     try:
         digest = delivery.sha256
@@ -42,3 +44,37 @@ def test_a_checksum_stopped_half_way_is_never_given(tmp_path: Path) -> None:
         assert digest == hashlib.sha256(b"x" * (64 << 20)).hexdigest()
     with pytest.raises(ValueError):
         delivery.fh.read(1)  # closed
+
+
+def _checksum_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "checksum"]
+
+
+def test_the_checksum_waits_for_the_first_batch(tmp_path: Path) -> None:
+    """Begun with the file, it took a core from the first chunk's reading while PostgreSQL
+    waited for rows: it starts at the reader's first batch."""
+    path = tmp_path / "sms_hall_20261001.txt"
+    data = b"y" * (32 << 20)
+    path.write_bytes(data)
+    with Delivery(path) as delivery:
+        assert _checksum_threads() == []
+        delivery.first_batch()
+        delivery.first_batch()  # the second batch starts nothing more
+        assert delivery.sha256 == hashlib.sha256(data).hexdigest()
+    assert _checksum_threads() == []
+
+
+def test_a_checksum_asked_for_before_any_batch_is_taken_then(tmp_path: Path) -> None:
+    path = tmp_path / "sms_hall_20261001.txt"
+    path.write_bytes(b"z" * 1000)
+    with Delivery(path) as delivery:  # a name delivered before: compared before the reading
+        assert delivery.sha256 == hashlib.sha256(b"z" * 1000).hexdigest()
+
+
+def test_a_checksum_never_begun_is_not_given_after_close(tmp_path: Path) -> None:
+    path = tmp_path / "sms_hall_20261001.txt"
+    path.write_bytes(b"z" * 1000)
+    delivery = Delivery(path)
+    delivery.close()  # a load that ended before its first batch
+    with pytest.raises(RuntimeError, match="asked for after close"):
+        delivery.sha256

@@ -60,6 +60,7 @@ from channel_dw.errors import FileRejected
 from channel_dw.ingest.copy_stream import BatchStream, copy_line
 from channel_dw.ingest.delivery import Delivery
 from channel_dw.ingest.file_lock import lock_key, take_file_lock
+from channel_dw.ingest.heap import keep_freed_memory
 from channel_dw.ingest.landing import UnusableFile, not_regular
 from channel_dw.sources import limits
 from channel_dw.sources.base import SourceSpec
@@ -353,6 +354,7 @@ def load_file(
     """Loads one delivery of one export file; see the module docstring for the guarantees."""
     s = s or settings()
     started = time.monotonic()
+    keep_freed_memory()  # the readers' chunk-sized blocks reused, not faulted in again
     path = Path(path)
     business_date = spec.business_date(path.name)  # raises ValueError for a foreign file name
     reason = not_regular(path)  # a FIFO would block the fingerprint forever

@@ -106,6 +106,22 @@ def test_first_delivery_loads_every_row_with_lineage(warehouse, db, tmp_path):
         assert cur.fetchone() == ("2026-10-01", path.stat().st_size)
 
 
+def test_the_rows_are_loaded_frozen(warehouse, db, tmp_path):
+    """COPY FREEZE into the per-file table: no pass after the load has a row to visit. A plain
+    COPY left every page to autovacuum: VACUUM VERBOSE then counts the 20,000 rows it saw. (It
+    still scans the empty pages COPY added at the end, and cuts them off.)"""
+    path = tmp_path / "sms" / "sms_hall_20261003.txt"
+    path.parent.mkdir(parents=True)
+    big_sms_file(path, "F", 20_000)
+    outcome = load_file(SMS, path, s=warehouse, run_checks=False)
+    assert outcome.rows_loaded == 20_000
+    del db.notices[:]
+    with db.cursor() as cur:
+        cur.execute(f"vacuum (verbose) raw_files.sms_hall__f{outcome.file_id}")
+    verbose = [n for n in db.notices if "finished vacuuming" in n]
+    assert verbose and "\ntuples: 0 removed, 0 remain," in verbose[0], db.notices
+
+
 def test_redelivered_identical_file_changes_nothing(warehouse, db, tmp_path):
     path = sms_file(tmp_path / "sms", "20261001", RECORDS_V1)
     first = load_file(SMS, path, s=warehouse, run_checks=False)

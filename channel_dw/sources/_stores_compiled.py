@@ -35,7 +35,6 @@ import re
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +47,7 @@ from openpyxl.xml.functions import fromstring
 
 from channel_dw.errors import FileRejected
 from channel_dw.sources import _compiled as compiled
-from channel_dw.sources import ahead
+from channel_dw.sources import _zip_member, ahead
 from channel_dw.sources import columnar as col
 from channel_dw.sources._compiled import _pointer
 from channel_dw.sources._stores_rows import (
@@ -176,19 +175,19 @@ class _Book:
         """The sheet's XML as (data, end, last): data[:end] holds whole rows (it is cut before
         the start of its last row, or after its last ``</row>``); the rest follows in the next
         chunk, and the last chunk is whole."""
-        with self.zf.open(self.sheet) as stream:
-            carry = b""
-            for block in _read_ahead(stream):
-                data = carry + block if carry else block
-                cut = data.rfind(b"<row ", len(carry) // 2)
-                if cut <= 0:
-                    cut = data.rfind(b"</row>") + len(b"</row>")
-                if cut <= len(b"</row>"):
-                    carry = data  # no row ends in it yet
-                    continue
-                yield data, cut, False
-                carry = data[cut:]
-            yield carry, len(carry), True
+        blocks = _zip_member.blocks(self.zf, self.sheet, CHUNK_BYTES, FIRST_CHUNK_BYTES)
+        carry = b""
+        for block in _read_ahead(blocks):
+            data = carry + block if carry else block
+            cut = data.rfind(b"<row ", len(carry) // 2)
+            if cut <= 0:
+                cut = data.rfind(b"</row>") + len(b"</row>")
+            if cut <= len(b"</row>"):
+                carry = data  # no row ends in it yet
+                continue
+            yield data, cut, False
+            carry = data[cut:]
+        yield carry, len(carry), True
 
     def row_values(self, root: bytes, element: bytes) -> tuple[int, tuple[Any, ...]]:
         """A ``<row>`` element's number and cell values, as openpyxl's read-only sheet gives
@@ -206,24 +205,17 @@ class _Book:
         return number, tuple(values)
 
 
-def _read_ahead(stream: Any) -> Iterator[bytes]:
-    """The stream's blocks (the first FIRST_CHUNK_BYTES, then CHUNK_BYTES), the next one
-    inflated on a thread of its own while the caller works on this one (zlib releases the GIL);
-    in the caller's thread with DW_READER_THREADS=1."""
+def _read_ahead(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """The blocks, the next one inflated on a thread of its own while the caller works on this
+    one (ISA-L and zlib release the GIL); in the caller's thread with DW_READER_THREADS=1."""
     if ahead.threads() < 2:
-        yield from iter(partial(_next_block, stream, [FIRST_CHUNK_BYTES]), b"")
+        yield from blocks
         return
     with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
-        sizes = [FIRST_CHUNK_BYTES]
-        future = pool.submit(_next_block, stream, sizes)
+        future = pool.submit(next, blocks, b"")
         while block := future.result():
-            future = pool.submit(_next_block, stream, sizes)
+            future = pool.submit(next, blocks, b"")
             yield block
-
-
-def _next_block(stream: Any, sizes: list[int]) -> bytes:
-    size = sizes.pop() if sizes else CHUNK_BYTES
-    return stream.read(size)
 
 
 class _TakeOver(Exception):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import zipfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._reader import WorkSheetParser
 from openpyxl.xml.constants import SHEET_MAIN_NS
 from openpyxl.xml.functions import fromstring
+
+from channel_dw.sources import _zip_member
 
 
 class _Unsure(Exception):
@@ -43,7 +44,9 @@ def workbook_parts(zf: zipfile.ZipFile) -> tuple[str, bytes | None, bytes]:
     if b"date1904" in workbook:
         raise _Unsure("1904 dates")
     styles = zf.read("xl/styles.xml") if "xl/styles.xml" in names else None
-    strings = zf.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else b""
+    strings = b""
+    if "xl/sharedStrings.xml" in names:
+        strings = _zip_member.read(zf, "xl/sharedStrings.xml")
     return sheets[0], styles, strings
 
 
@@ -70,8 +73,8 @@ class _SheetXml:
         try:
             with zipfile.ZipFile(path) as zf:
                 sheet, styles, strings = workbook_parts(zf)
-                data = zf.read(sheet)
-        except (zipfile.BadZipFile, KeyError, OSError, EOFError, zlib.error) as exc:
+                data = _zip_member.read(zf, sheet)
+        except (zipfile.BadZipFile, KeyError, OSError, EOFError, *_zip_member.ERRORS) as exc:
             raise _Unsure(f"zip: {exc!r}") from exc
         start = data.find(b"<worksheet")
         end = data.find(b">", start) + 1

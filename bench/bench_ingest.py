@@ -7,9 +7,17 @@ For each source with a bulk writer in the generator, it writes one big valid exp
 with the real loader in a process of its own (the reader, COPY into a per-file table, the swap;
 checks off; its peak RSS is that process's), then COPYs exactly the rows the loader produced,
 pre-rendered as COPY text, into an identical fresh table in one transaction (the same conditions
-as the loader) — the ceiling the loader is compared with. That is done ``--repeat`` times (3), the
-file delivered again under the next day's name, and the median run by ratio is the one shown (one
-run moves by ±15 % on this VM); the process has imported every reader before its clock starts.
+as the loader) — the ceiling the loader is compared with. That is done ``--repeat`` times (5), the
+file delivered again under the next day's name, and the median run by ratio is the one shown; the
+process has imported every reader before its clock starts. One run moves by ±25 % on this VM, and
+at times by far more: it hands memory that stayed free for about two seconds back to its host
+(virtio-balloon free page reporting), and touching such a page again costs some 4-5 s per GB,
+paid by whichever side got such pages (PostgreSQL's page cache for the new table, the loader's
+blocks): one source's ratios went from 0.37 to 1.55 within one run (2026-12-05). So both sides
+start alike: just before each timed load (in the loading process, whose peak RSS is then reset)
+and each raw COPY, ``--prime-mb`` of memory (768) is touched and freed; and each load's rows are
+dropped once their raw COPY is done (kept, they grew the database, and autovacuum ran beside the
+runs after them).
 Two more figures where they exist: ``psql \\copy`` of the export file itself (where COPY can
 read the format), and the compiled parse alone (pyarrow reading the whole file into columns, both
 cores), which bounds the JSON sources: there the target is a load within 1.25 × max(parse, COPY).
@@ -81,7 +89,7 @@ def bench_db(name: str = "channel_dw_bench") -> str:
 
 
 def raw_copy_seconds(
-    url: str, table: str, columns: list[str], copy_text: Path, file_id: int
+    url: str, table: str, columns: list[str], copy_text: Path, file_id: int, prime_mb: int = 0
 ) -> dict:
     """COPY the pre-rendered rows into a fresh table like the raw one, as the loader does (the
     file id the table's default, as in the loader's per-file table): its
@@ -92,6 +100,8 @@ def raw_copy_seconds(
         with conn.cursor() as cur, copy_text.open("rb") as fh:
             cur.execute("select pg_backend_pid()")
             pid = cur.fetchone()[0] if server_is_local(url) else None
+            conn.commit()
+            prime_memory(prime_mb)
             pg0 = backend_cpu(pid)
             t0 = time.perf_counter()
             cur.execute(f"create table bench_copy (like raw.{table} including defaults)")
@@ -166,12 +176,14 @@ from channel_dw.ingest.core import load_file
 from channel_dw.sources import all_sources, get_source
 all_sources()  # every reader imported before the clock starts (a worker that loaded before)
 sys.path.insert(0, sys.argv[4])
-from bench_ingest import backend_cpu
+from bench_ingest import backend_cpu, prime_memory
 conn = connect(application_name="channel-dw bench load")
 with conn.cursor() as cur:
     cur.execute("select pg_backend_pid()")
     pid = cur.fetchone()[0] if sys.argv[3] == "local" else None
 conn.commit()
+prime_memory(int(sys.argv[5]))
+Path("/proc/self/clear_refs").write_text("5")  # the peak RSS from here on: the load's own
 pg0, own0 = backend_cpu(pid), os.times()
 o = load_file(get_source(sys.argv[1]), Path(sys.argv[2]), run_checks=False, conn=conn)
 pg1, own1 = backend_cpu(pid), os.times()
@@ -202,8 +214,18 @@ def server_is_local(url: str) -> bool:
     return host in ("", "localhost", "127.0.0.1", "::1") or host.startswith("/")
 
 
-def load_in_process(url: str, source: str, path: Path) -> dict:
-    """The real loader in a process of its own: its outcome, time and peak RSS."""
+def prime_memory(mb: int) -> None:
+    """Touch and free ``mb`` of memory, so that the timed work after it gets pages this VM's host
+    backs (see the module's docstring): the same start for a load and for its raw COPY."""
+    if mb > 0:
+        block = bytearray(mb << 20)  # calloc'd: its pages are touched below
+        block[::4096] = b"\x01" * len(block[::4096])
+        del block
+
+
+def load_in_process(url: str, source: str, path: Path, prime_mb: int = 0) -> dict:
+    """The real loader in a process of its own: its outcome, time and peak RSS (``prime_mb``:
+    see :func:`prime_memory`, done in that process just before the load)."""
     done = subprocess.run(
         [
             sys.executable,
@@ -213,6 +235,7 @@ def load_in_process(url: str, source: str, path: Path) -> dict:
             str(path),
             "local" if server_is_local(url) else "remote",
             str(Path(__file__).resolve().parent),
+            str(prime_mb),
         ],
         env={**os.environ, "DW_DATABASE_URL": url},
         capture_output=True,
@@ -245,9 +268,10 @@ def cpu_profile(loaded: dict, raw: dict) -> dict:
     }
 
 
-def load_and_copy(url: str, spec, path: Path, work: Path) -> tuple[dict, dict]:
-    """One load of the file by the real loader, then the raw COPY of the rows it loaded."""
-    loaded = load_in_process(url, spec.name, path)
+def load_and_copy(url: str, spec, path: Path, work: Path, prime_mb: int) -> tuple[dict, dict]:
+    """One load of the file by the real loader, then the raw COPY of the rows it loaded; then
+    the loaded rows are dropped (see the module's docstring)."""
+    loaded = load_in_process(url, spec.name, path, prime_mb)
     assert loaded["status"] == "loaded", loaded["summary"]
     # The loader's own COPY: the columns and the line; the file id is the table's default.
     columns = [*spec.columns, "_line"]
@@ -259,12 +283,17 @@ def load_and_copy(url: str, spec, path: Path, work: Path) -> tuple[dict, dict]:
                 f" where _file_id = {loaded['file_id']}) to stdout",
                 fh,
             )
-    raw = raw_copy_seconds(url, spec.raw_table, columns, copy_text, loaded["file_id"])
+    raw = raw_copy_seconds(url, spec.raw_table, columns, copy_text, loaded["file_id"], prime_mb)
     copy_text.unlink()
+    with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
+        cur.execute(f"drop table raw_files.{spec.raw_table}__f{loaded['file_id']}")
+        conn.commit()
     return loaded, raw
 
 
-def bench_source(url: str, source: str, rows: int, work: Path, repeat: int = 1) -> dict | None:
+def bench_source(
+    url: str, source: str, rows: int, work: Path, repeat: int = 1, prime_mb: int = 0
+) -> dict | None:
     func_name, file_name = WRITERS[source]
     writer = getattr(generate, func_name, None)
     if writer is None:
@@ -286,7 +315,7 @@ def bench_source(url: str, source: str, rows: int, work: Path, repeat: int = 1) 
         delivered = folder / file_name.replace("20261001", f"202610{day:02d}")
         if delivered != path:
             os.link(path, delivered)
-        runs.append(load_and_copy(url, spec, delivered, work))
+        runs.append(load_and_copy(url, spec, delivered, work, prime_mb))
         if delivered != path:
             delivered.unlink()
     in_order = [round(r["seconds"] / lo["seconds"], 2) for lo, r in runs]
@@ -384,8 +413,14 @@ def main() -> None:
     ap.add_argument(
         "--repeat",
         type=int,
-        default=3,
+        default=5,
         help="loads of each file (as successive days); the figures are the median run's",
+    )
+    ap.add_argument(
+        "--prime-mb",
+        type=int,
+        default=768,
+        help="memory touched and freed before each timed load and raw COPY (0: none)",
     )
     args = ap.parse_args()
     url = bench_db()
@@ -393,7 +428,7 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory(prefix="channel-dw-bench-") as tmp:
         for source in args.sources.split(","):
-            r = bench_source(url, source, args.rows, Path(tmp), args.repeat)
+            r = bench_source(url, source, args.rows, Path(tmp), args.repeat, args.prime_mb)
             if r:
                 results.append(r)
         memory = peak_memory(url, args.memory_rows, Path(tmp)) if args.memory_rows else None

@@ -16,7 +16,7 @@ paid by whichever side got such pages (PostgreSQL's page cache for the new table
 blocks): one source's ratios went from 0.37 to 1.55 within one run (2026-12-05). So both sides
 start alike: just before each timed load (in the loading process, whose peak RSS is then reset)
 and each raw COPY, ``--prime-mb`` of memory (768) is touched and freed; and each load's rows are
-dropped once their raw COPY is done (kept, they grew the database, and autovacuum ran beside the
+emptied out once their raw COPY is done (kept, they grew the database, and autovacuum ran beside the
 runs after them).
 Two more figures where they exist: ``psql \\copy`` of the export file itself (where COPY can
 read the format), and the compiled parse alone (pyarrow reading the whole file into columns, both
@@ -286,7 +286,9 @@ def load_and_copy(url: str, spec, path: Path, work: Path, prime_mb: int) -> tupl
     raw = raw_copy_seconds(url, spec.raw_table, columns, copy_text, loaded["file_id"], prime_mb)
     copy_text.unlink()
     with contextlib.closing(psycopg2.connect(url)) as conn, conn.cursor() as cur:
-        cur.execute(f"drop table raw_files.{spec.raw_table}__f{loaded['file_id']}")
+        # emptied, not dropped: the ledger still names it, and a later delivery of the name
+        # (the memory run's web file) replaces it
+        cur.execute(f"truncate raw_files.{spec.raw_table}__f{loaded['file_id']}")
         conn.commit()
     return loaded, raw
 

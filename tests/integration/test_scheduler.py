@@ -223,12 +223,16 @@ def _screenshots(airflow, ingest_run_id: str) -> None:
     with browser_page() as page:
         page.set_default_timeout(30_000)
         try:
+            # The URL is polled (expect), not awaited as a navigation: the UI's redirect to the
+            # login page can abort a navigation on the way (net::ERR_ABORTED, a fresh clone's
+            # run of 2026-12-05), which wait_for_url raises on.
             page.goto(airflow.url + "/dags")
-            page.wait_for_url(re.compile(r"/auth/login"))
+            expect(page).to_have_url(re.compile(r"/auth/login"), timeout=30_000)
+            expect(page.locator('input[name="username"]')).to_be_visible(timeout=30_000)
             page.fill('input[name="username"]', "admin")
             page.fill('input[name="password"]', password(airflow.settings))
             page.click('button[type="submit"]')
-            page.wait_for_url(lambda url: "/auth/login" not in url)
+            expect(page).not_to_have_url(re.compile(r"/auth/login"), timeout=30_000)
             for dag_id in PROJECT_DAGS:
                 expect(page.get_by_role("link", name=dag_id, exact=True).first).to_be_visible()
             page.wait_for_load_state("networkidle")
@@ -237,7 +241,9 @@ def _screenshots(airflow, ingest_run_id: str) -> None:
             # the ingest DAG's graph: its page opens on the grid; the toggle next to it draws it
             tasks = airflow.api("/api/v2/dags/channel_ingest_daily/tasks")["tasks"]
             page.get_by_role("link", name="channel_ingest_daily", exact=True).first.click()
-            page.wait_for_url(re.compile(r"/dags/channel_ingest_daily(?:[/?#]|$)"))
+            expect(page).to_have_url(
+                re.compile(r"/dags/channel_ingest_daily(?:[/?#]|$)"), timeout=30_000
+            )
             page.get_by_role("button", name=re.compile(r"^Show Graph")).click()
             for task_id in [t["task_id"] for t in tasks]:
                 node = page.locator(f'.react-flow__node[data-id="{task_id}"]')

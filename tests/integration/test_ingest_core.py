@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from psycopg2.sql import SQL
 
-from channel_dw.ingest.core import load_file
+from channel_dw.ingest.core import load_file, part_table
 from channel_dw.sources import get_source
 
 pytestmark = pytest.mark.integration
@@ -117,7 +118,7 @@ def test_the_rows_are_loaded_frozen(warehouse, db, tmp_path):
     assert outcome.rows_loaded == 20_000
     del db.notices[:]
     with db.cursor() as cur:
-        cur.execute(f"vacuum (verbose) raw_files.sms_hall__f{outcome.file_id}")
+        cur.execute(SQL("vacuum (verbose) {}").format(part_table(SMS, outcome.file_id)))
     verbose = [n for n in db.notices if "finished vacuuming" in n]
     assert verbose and "\ntuples: 0 removed, 0 remain," in verbose[0], db.notices
 

@@ -1,6 +1,8 @@
 """Reader for the website event log: ``web/web_events_YYYYMMDD.jsonl`` (or ``.jsonl.gz``).
 
-One JSON object a line, UTF-8; a name ending in ``.gz`` is read through gzip. The file is read in
+One JSON object a line, UTF-8; a name ending in ``.gz`` is inflated by ISA-L (``isal.igzip``, the
+``gzip`` module's reader with ISA-L's inflate: 0.10 CPU-s for 1M lines' 316 MB, against 0.35 s, and
+0.4-0.6 s behind the buffer this reader used to put in front of it). The file is read in
 chunks of a few MB (:mod:`channel_dw.sources.columnar`: pyarrow parses a chunk, vectorised masks
 clear the lines that pass every row rule, the others go through :func:`_parse_line`), so memory
 stays flat whatever its size. Each line gives one raw row of ``raw.web_events``: the contract's
@@ -45,8 +47,6 @@ events whatever is there is stored as delivered.
 
 from __future__ import annotations
 
-import gzip
-import io
 import logging
 import re
 import zlib
@@ -76,6 +76,17 @@ from channel_dw.sources.base import (
     is_masked_msisdn,
     normalise_msisdn,
 )
+
+try:  # the gzip module's reader with ISA-L's inflate (the isal package); gzip's is the same, slower
+    from isal import igzip as _gzip
+    from isal.isal_zlib import error as _isal_error
+
+    # what a damaged stream raises: ISA-L's error is not a zlib.error
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _isal_error)
+except ImportError:  # pragma: no cover - isal is a dependency; a build without it still reads
+    import gzip as _gzip
+
+    _INFLATE_ERRORS = (zlib.error,)
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +128,6 @@ BIZ_CODES = frozenset(
 RESULTS = frozenset({"success", "fail"})
 
 _BOM = b"\xef\xbb\xbf"
-_GZIP_BUFFER = 1 << 20
 
 
 def read_batches(path: Path) -> Iterator[col.Batch]:
@@ -147,7 +157,7 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
                 for batch in batches.replay():
                     records += batch.num_rows + len(batch.rejections)
                     yield batch
-        except (OSError, EOFError, zlib.error) as exc:
+        except (OSError, EOFError, *_INFLATE_ERRORS) as exc:
             if not name.endswith(".gz"):
                 raise  # a plain file that cannot be read is a system problem, not bad input
             raise FileRejected(
@@ -288,8 +298,8 @@ def _fast_batch(lines: col.Lines, name: str) -> col.Batch | None:
 
 def _open(path: Path) -> BinaryIO:
     if path.name.endswith(".gz"):
-        # A big buffer in front of GzipFile lets line iteration run in C.
-        return io.BufferedReader(gzip.GzipFile(path, "rb"), _GZIP_BUFFER)  # type: ignore[return-value]
+        # read in 8 MB chunks: GzipFile buffers itself, another buffer would only copy them
+        return _gzip.GzipFile(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
 
 

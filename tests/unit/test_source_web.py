@@ -442,6 +442,66 @@ def test_gz_file_cut_short_is_unreadable_after_its_first_rows(tmp_path: Path) ->
     assert caught.value.rule == "unreadable"
 
 
+def gz_of_events(tmp_path: Path, count: int) -> bytes:
+    lines = [json.dumps(event(event_id=f"w-{i}")) for i in range(count)]
+    return write_lines(tmp_path, lines, "web_events_20261001.jsonl.gz").read_bytes()
+
+
+def test_gz_file_with_a_damaged_stream_is_unreadable_and_names_the_file(tmp_path: Path) -> None:
+    data = bytearray(gz_of_events(tmp_path, 2000))
+    data[20:84] = b"\xff" * 64  # the deflate stream's first block: no valid symbol
+    path = tmp_path / "web_events_20261002.jsonl.gz"
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(FileRejected) as caught:
+        list(web.read(path))
+
+    assert (caught.value.file, caught.value.rule) == ("web_events_20261002.jsonl.gz", "unreadable")
+    assert "web_events_20261002.jsonl.gz is not a readable gzip file" in caught.value.message
+
+
+def test_gz_file_whose_checksum_does_not_match_is_unreadable(tmp_path: Path) -> None:
+    data = bytearray(gz_of_events(tmp_path, 50))
+    data[-8] ^= 0x01  # the trailer's CRC-32 of the inflated bytes
+    path = tmp_path / "web_events_20261002.jsonl.gz"
+    path.write_bytes(bytes(data))
+
+    with pytest.raises(FileRejected) as caught:
+        list(web.read(path))
+
+    assert caught.value.rule == "unreadable"
+    assert "CRC" in caught.value.message
+
+
+def test_gz_file_of_two_members_gives_the_lines_of_both(tmp_path: Path) -> None:
+    first = [json.dumps(event(event_id=f"w-{i}")) for i in range(3)]
+    second = [json.dumps(event(event_id=f"w-{i}")) for i in range(3, 5)]
+    path = tmp_path / "web_events_20261001.jsonl.gz"
+    path.write_bytes(
+        gzip.compress(("\n".join(first) + "\n").encode())
+        + gzip.compress(("\n".join(second) + "\n").encode())
+    )
+
+    rows = [item for item in web.read(path) if isinstance(item, Row)]
+
+    assert [(row.line, row.values[web.COLUMNS.index("event_id")]) for row in rows] == [
+        (1, "w-0"),
+        (2, "w-1"),
+        (3, "w-2"),
+        (4, "w-3"),
+        (5, "w-4"),
+    ]
+
+
+def test_gz_files_are_inflated_by_isal(tmp_path: Path) -> None:
+    path = tmp_path / "web_events_20261001.jsonl.gz"
+    path.write_bytes(gzip.compress(b"{}\n"))
+
+    with web._open(path) as fh:
+        assert type(fh).__module__ == "isal.igzip"
+        assert fh.read() == b"{}\n"
+
+
 @pytest.mark.parametrize("content", [b"", b"\n\n  \n"])
 def test_file_without_any_event_is_rejected_as_empty(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "web_events_20261001.jsonl"

@@ -17,7 +17,9 @@ blocks): one source's ratios went from 0.37 to 1.55 within one run (2026-12-05).
 start alike: just before each timed load (in the loading process, whose peak RSS is then reset)
 and each raw COPY, ``--prime-mb`` of memory (768) is touched and freed; and each load's rows are
 emptied out once their raw COPY is done (kept, they grew the database, and autovacuum ran beside the
-runs after them).
+runs after them). A generated file is written to disk (``os.sync``) before anything is timed: left
+to the kernel, its 58-316 MB of dirty pages (1.6 GB for the memory run) were written back once
+they were 30 s old (``vm.dirty_expire_centisecs``), during whichever load or raw COPY ran then.
 Two more figures where they exist: ``psql \\copy`` of the export file itself (where COPY can
 read the format), and the compiled parse alone (pyarrow reading the whole file into columns, both
 cores), which bounds the JSON sources: there the target is a load within 1.25 × max(parse, COPY).
@@ -310,6 +312,7 @@ def bench_source(
     t0 = time.perf_counter()
     written = writer(path, rows)
     gen_s = time.perf_counter() - t0
+    os.sync()  # the file's dirty pages written back now, not by the kernel during a timed run
     size_mb = path.stat().st_size / 1e6
     parse_s = parse_seconds(source, path)
     # The same file delivered `repeat` times under the names of successive days (the same bytes:
@@ -391,6 +394,7 @@ def peak_memory(url: str, rows: int, work: Path) -> dict:
     # be a corrected delivery, or, with the same rows, skipped as identical.
     path = folder / "web_events_20261101.jsonl"
     generate.write_web_events(path, rows)
+    os.sync()
     size_mb = path.stat().st_size / 1e6
     loaded = load_in_process(url, "web", path)
     assert loaded["status"] == "loaded", loaded["summary"]

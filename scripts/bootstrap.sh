@@ -16,6 +16,11 @@ if [ -x .venv/bin/uv ]; then
 else
   .venv/bin/python -m pip install -q --disable-pip-version-check -c requirements.lock -e '.[dev]'
 fi
+# The readers' C pass (channel_dw/sources/_compiled*.c), built now rather than by the first load
+# (about a second); without a C compiler the readers keep to their slower columnar path.
+.venv/bin/python -c "import sys; from channel_dw.sources import _compiled
+sys.exit(0 if _compiled.available() else 1)" \
+  || echo "    (the readers' C pass could not be built: they will use their columnar path)"
 rm -f .venv/.installed-*
 touch "$stamp"
 echo "==> .venv ready"

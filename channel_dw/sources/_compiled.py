@@ -19,7 +19,8 @@ byte above 0x7F is part of a listed value, which the kernel writes in UTF-8.
 
 The C file is built once per machine with its C compiler (``cc``, or ``$CC``) into a shared
 library kept beside this module in ``__pycache__`` (or in the temporary directory when that is not
-writable), named by a hash of its source, and called through ctypes, which releases the GIL: the
+writable), named by a hash of its source (``make setup`` builds it; otherwise the first load does,
+in about a second), and called through ctypes, which releases the GIL: the
 reader threads of :mod:`ahead` run it side by side. (numba was measured first: its kernel was as
 fast, but loading it cost 1.2 CPU-s in every new process, as much as the COPY of a million rows.)
 Without a C compiler the readers keep to the columnar path (:func:`available`), which gives the

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import logging
 import re
-import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from functools import partial
@@ -64,7 +63,7 @@ import pyarrow.json as pj
 
 from channel_dw.errors import FileRejected
 from channel_dw.sources import _compiled as compiled
-from channel_dw.sources import ahead, limits
+from channel_dw.sources import _zip_member, ahead, limits
 from channel_dw.sources import columnar as col
 from channel_dw.sources._compiled import DECIMAL, FREE, ISO_TS, MEMBER, MOBILE, Rule
 from channel_dw.sources._web_extra import extra_column
@@ -79,14 +78,8 @@ from channel_dw.sources.base import (
 
 try:  # the gzip module's reader with ISA-L's inflate (the isal package); gzip's is the same, slower
     from isal import igzip as _gzip
-    from isal.isal_zlib import error as _isal_error
-
-    # what a damaged stream raises: ISA-L's error is not a zlib.error
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _isal_error)
 except ImportError:  # pragma: no cover - isal is a dependency; a build without it still reads
     import gzip as _gzip
-
-    _INFLATE_ERRORS = (zlib.error,)
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +150,7 @@ def read_batches(path: Path) -> Iterator[col.Batch]:
                 for batch in batches.replay():
                     records += batch.num_rows + len(batch.rejections)
                     yield batch
-        except (OSError, EOFError, *_INFLATE_ERRORS) as exc:
+        except (OSError, EOFError, *_zip_member.ERRORS) as exc:  # ISA-L's is not a zlib.error
             if not name.endswith(".gz"):
                 raise  # a plain file that cannot be read is a system problem, not bad input
             raise FileRejected(

@@ -100,7 +100,8 @@ def raw_copy_seconds(
     """COPY the pre-rendered rows into a fresh table like the raw one, as the loader does (the
     file id the table's default, as in the loader's per-file table): its
     seconds, of them the commit's (the new table's flush, which no load overlaps with anything),
-    and the backend's CPU seconds where the server is on this machine."""
+    and the backend's CPU seconds (and of them the kernel's) where the server is on this
+    machine."""
     conn = psycopg2.connect(url)
     try:
         with conn.cursor() as cur, copy_text.open("rb") as fh:
@@ -108,7 +109,7 @@ def raw_copy_seconds(
             pid = cur.fetchone()[0] if server_is_local(url) else None
             conn.commit()
             prime_memory(prime_mb)
-            pg0 = backend_cpu(pid)
+            pg0 = backend_times(pid)
             t0 = time.perf_counter()
             cur.execute(f"create table bench_copy (like raw.{table} including defaults)")
             cur.execute(f"alter table bench_copy alter column _file_id set default {file_id}")
@@ -116,14 +117,10 @@ def raw_copy_seconds(
             t1 = time.perf_counter()
             conn.commit()
             t2 = time.perf_counter()
-            pg1 = backend_cpu(pid)
+            pg1 = backend_times(pid)
             cur.execute("drop table bench_copy")
             conn.commit()
-        return {
-            "seconds": t2 - t0,
-            "commit_s": t2 - t1,
-            "pg_cpu_s": None if pg0 is None else pg1 - pg0,
-        }
+        return {"seconds": t2 - t0, "commit_s": t2 - t1, **_backend_spent(pg0, pg1)}
     finally:
         conn.close()
 
@@ -183,7 +180,7 @@ from channel_dw.sources import _compiled, all_sources, get_source
 all_sources()  # every reader imported before the clock starts (a worker that loaded before)
 _compiled.available()  # the C pass loaded too (a fresh clone's first load built it: +1.0 s)
 sys.path.insert(0, sys.argv[4])
-from bench_ingest import backend_cpu, prime_memory
+from bench_ingest import _backend_spent, backend_times, prime_memory
 conn = connect(application_name="channel-dw bench load")
 with conn.cursor() as cur:
     cur.execute("select pg_backend_pid()")
@@ -191,20 +188,20 @@ with conn.cursor() as cur:
 conn.commit()
 prime_memory(int(sys.argv[5]))
 Path("/proc/self/clear_refs").write_text("5")  # the peak RSS from here on: the load's own
-pg0, own0 = backend_cpu(pid), os.times()
+pg0, own0 = backend_times(pid), os.times()
 o = load_file(get_source(sys.argv[1]), Path(sys.argv[2]), run_checks=False, conn=conn)
-pg1, own1 = backend_cpu(pid), os.times()
+pg1, own1 = backend_times(pid), os.times()
 hwm_kb = int(re.search(r"VmHWM:\\s+(\\d+) kB", Path("/proc/self/status").read_text()).group(1))
 print(json.dumps({"status": o.status, "summary": o.summary(), "file_id": o.file_id,
                   "rows": o.rows_loaded, "seconds": o.seconds, "rss_mb": hwm_kb / 1024,
                   "cpu_s": own1.user + own1.system - own0.user - own0.system,
-                  "pg_cpu_s": None if pg0 is None else pg1 - pg0}))
+                  **_backend_spent(pg0, pg1)}))
 """
 
 
-def backend_cpu(pid: int | None) -> float | None:
-    """CPU seconds (user and system) a PostgreSQL backend on this machine has used so far; None
-    for a server elsewhere (a pid here would be another process)."""
+def backend_times(pid: int | None) -> tuple[float, float] | None:
+    """The CPU seconds a PostgreSQL backend on this machine has used so far, (user, system);
+    None for a server elsewhere (a pid here would be another process)."""
     if pid is None:
         return None
     try:
@@ -212,7 +209,19 @@ def backend_cpu(pid: int | None) -> float | None:
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def _backend_spent(before: tuple[float, float] | None, after: tuple[float, float] | None) -> dict:
+    """A backend's CPU seconds between two :func:`backend_times`, and of them the kernel's (the
+    pages of the table it writes, the socket it reads: what this VM's memory moves)."""
+    if before is None or after is None:
+        return {"pg_cpu_s": None, "pg_sys_s": None}
+    return {
+        "pg_cpu_s": sum(after) - sum(before),
+        "pg_sys_s": after[1] - before[1],
+    }
 
 
 def server_is_local(url: str) -> bool:
@@ -269,10 +278,16 @@ def cpu_profile(loaded: dict, raw: dict) -> dict:
         "loader_cpu_s": round(cpu, 2),
         "loader_pg_cpu_s": None if pg is None else round(pg, 2),
         "raw_copy_pg_cpu_s": None if raw["pg_cpu_s"] is None else round(raw["pg_cpu_s"], 2),
+        "loader_pg_sys_s": _rounded(loaded.get("pg_sys_s")),
+        "raw_copy_pg_sys_s": _rounded(raw.get("pg_sys_s")),
         "raw_copy_commit_s": round(raw["commit_s"], 2),
         "cpu_bound_s": None if bound is None else round(bound, 2),
         "best_ratio_cpu_allows": None if bound is None else round(raw["seconds"] / bound, 2),
     }
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 2)
 
 
 def load_and_copy(url: str, spec, path: Path, work: Path, prime_mb: int) -> tuple[dict, dict]:
@@ -377,8 +392,10 @@ def bench_source(
     if result["cpu_bound_s"] is not None:
         print(
             f"{'':8s} CPU: loader process {result['loader_cpu_s']:.2f}s, its PostgreSQL backend"
-            f" {result['loader_pg_cpu_s']:.2f}s (the raw COPY's {result['raw_copy_pg_cpu_s']:.2f}s"
-            f" and a {result['raw_copy_commit_s']:.2f}s commit): on {CORES} cores no load of this"
+            f" {result['loader_pg_cpu_s']:.2f}s ({result['loader_pg_sys_s']:.2f}s in the kernel;"
+            f" the raw COPY's {result['raw_copy_pg_cpu_s']:.2f}s,"
+            f" {result['raw_copy_pg_sys_s']:.2f}s in the kernel, and a"
+            f" {result['raw_copy_commit_s']:.2f}s commit): on {CORES} cores no load of this"
             f" file takes under {result['cpu_bound_s']:.2f}s, at best"
             f" {result['best_ratio_cpu_allows']:.2f} x raw COPY"
         )

@@ -61,3 +61,30 @@ def test_a_server_on_another_machine_gives_no_bound(bench):
 )
 def test_only_a_server_on_this_machine_has_its_backend_cpu_read(bench, url, local):
     assert bench.server_is_local(url) is local
+
+
+def test_the_backends_kernel_seconds_are_kept_beside_its_cpu(bench):
+    spent = bench._backend_spent((10.0, 2.0), (11.25, 2.5))
+    assert spent["pg_cpu_s"] == pytest.approx(1.75)  # user 1.25 + system 0.5
+    assert spent["pg_sys_s"] == pytest.approx(0.5)
+    profile = bench.cpu_profile(
+        {"cpu_s": 0.5, "pg_cpu_s": 1.75, "pg_sys_s": 0.5},
+        {"seconds": 1.5, "commit_s": 0.1, "pg_cpu_s": 1.2, "pg_sys_s": 0.125},
+    )
+    assert profile["loader_pg_sys_s"] == 0.5
+    assert profile["raw_copy_pg_sys_s"] == 0.12
+
+
+def test_a_backend_that_cannot_be_read_has_no_seconds(bench):
+    assert bench._backend_spent(None, None) == {"pg_cpu_s": None, "pg_sys_s": None}
+    assert bench.backend_times(None) is None
+
+
+def test_a_processs_times_are_read_from_proc(bench):
+    import os
+
+    before = bench.backend_times(os.getpid())
+    assert sum(i * i for i in range(4_000_000)) > 0  # 0.3-0.6 CPU-s, all in user space
+    after = bench.backend_times(os.getpid())
+    assert after[0] - before[0] >= 0.1
+    assert after[1] >= before[1]

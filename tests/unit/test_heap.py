@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 
@@ -32,7 +33,7 @@ print(faults() - before)
 
 # A load's threads, as memory goes: a pool made per file, each of its two threads holding 96 MB of
 # chunks at once in 8 MB blocks (more than one of glibc's 64 MB arena mappings), all freed; ten
-# files. The page faults of those ten files are printed.
+# files. The page faults of each of those ten files are printed.
 _THREADS = """
 import resource, sys
 from concurrent.futures import ThreadPoolExecutor
@@ -49,18 +50,22 @@ def one_file():
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(chunks, range(2)))
 one_file()
-before = faults()
 for _ in range(10):
+    before = faults()
     one_file()
-print(faults() - before)
+    print(faults() - before)
 """
 
 
 def _faults(mode: str, script: str = _CHUNKS) -> int:
+    return sum(_faults_per_round(mode, script))
+
+
+def _faults_per_round(mode: str, script: str) -> list[int]:
     done = subprocess.run(
         [sys.executable, "-c", script, mode], capture_output=True, text=True, check=True
     )
-    return int(done.stdout.strip())
+    return [int(line) for line in done.stdout.split()]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
@@ -74,10 +79,13 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
 def test_the_threads_blocks_are_reused_at_the_next_file() -> None:
-    # glibc's arena per thread unmaps a 64 MB mapping once all its blocks are freed: 24,752 and
-    # 29,904 faults over the ten files here; with one arena, 26 and 538.
-    returned, kept = _faults("returned", _THREADS), _faults("kept", _THREADS)
-    assert returned > 10_000
+    # glibc's arena per thread unmaps a 64 MB mapping once all its blocks are freed: a file here
+    # faults 2,578-12,364 pages in again, the median file 4,000 or so; with one arena 2. Now and
+    # then one file re-faults an 8 MB block (2,048 faults of 4 KB pages, since NumPy's 2 MB pages
+    # are off), when the two threads' blocks fell in another order: the median file is judged.
+    returned = statistics.median(_faults_per_round("returned", _THREADS))
+    kept = statistics.median(_faults_per_round("kept", _THREADS))
+    assert returned > 1_000
     assert kept < returned // 10
 
 

@@ -89,6 +89,14 @@ def copy_text(rows: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+# A batch with no more rows to render than this is rendered in the thread that takes it (under a
+# millisecond), not on the rendering pool. A job on the pool is often not done yet when the next
+# one is taken (in_order), and taking the next one waits for the reader's next chunk, so the
+# finished text waited for that chunk too, with PostgreSQL idle: 20-30 ms a chunk at the start of
+# a crm load, whose compiled reader leaves some 50 rows a chunk to render (2026-12-05).
+RENDER_HERE_ROWS = 1_000
+
+
 def _render(batch: Batch) -> list[bytes]:
     """A batch's rows as COPY text: those a compiled reader wrote already, then the others. The
     file id is not in it: the per-file table's default gives it (core._copy_rows)."""
@@ -168,10 +176,10 @@ class BatchStream:
         in order, as they come from the reader."""
         for batch in self._batches:
             self._on_batch(batch)
-            if batch.rows.num_rows:
+            if batch.rows.num_rows > RENDER_HERE_ROWS:
                 yield partial(_render, batch)
-            elif batch.text_rows:
-                yield Done([batch.text])  # nothing to render: on at once
+            elif batch.rows.num_rows or batch.text_rows:
+                yield Done(_render(batch))  # little or nothing to render: on at once
 
     def read(self, size: int = -1) -> bytes:
         if self._finished:

@@ -391,12 +391,14 @@ def read_chunks(
     of it have been read: it is never held whole."""
     limit = limits.max_line_bytes()
     rest = b""
-    # The first chunk is small, so that COPY starts while the next ones are read: PostgreSQL's
-    # parse of the COPY is the slower side of a load, and it waits for the first chunk.
+    # The first chunk is small and each next one twice the one before, up to ``size``, so that
+    # COPY starts while the next ones are read and has the next chunk before it is done with
+    # one: PostgreSQL's parse of the COPY is the slower side of a load, and it waits for the
+    # first chunks (docs/ingestion.md, "The first chunks doubling").
     want = min(size, FIRST_CHUNK_BYTES)
     while True:
         block = fh.read(want)
-        want = size
+        want = min(size, 2 * want)
         if not block:
             break
         end = block.rfind(b"\n") + 1  # after the block's last line

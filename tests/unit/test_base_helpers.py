@@ -131,6 +131,31 @@ def test_batch_stream_stops_its_reader_when_the_copy_gives_up_early():
     assert len(pulled) < 10  # the queue holds a few chunks, not the whole file
 
 
+def test_a_batch_with_few_rows_to_render_is_read_before_the_reader_has_the_next_one():
+    # A compiled reader's batch: its text, and a few rows it left to render. The reader then
+    # works on its next chunk (here: until the test lets it go). The first batch's COPY text is
+    # handed over at once, not once the next batch is there (PostgreSQL would wait for it).
+    import threading
+
+    next_chunk = threading.Event()
+
+    def batches():
+        yield Batch(rows_table(("a",), [Row(2, ("x",))]), text=b"w\t1\n", text_rows=1)
+        next_chunk.wait(10)
+        yield Batch(rows_table(("a",), [Row(3, ("y",))]))
+
+    got = []
+    with BatchStream(batches(), lambda b: None) as stream:
+        reading = threading.Thread(target=lambda: got.append(stream.read()))
+        reading.start()
+        reading.join(2)
+        read_in_time = list(got)
+        next_chunk.set()
+        reading.join()
+        assert read_in_time == [b"w\t1\n"]
+        assert _read_all(stream) == b"x\t2\ny\t3\n"
+
+
 def test_discover_orders_by_date_then_crm_first_and_ignores_in_flight_files(tmp_path):
     for rel in [
         "web/web_events_20261002.jsonl",

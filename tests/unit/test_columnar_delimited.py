@@ -228,3 +228,19 @@ def test_datetimes_tested_on_their_bytes_match_where_the_regular_expression_matc
     assert got == want
     assert sum(want) == 4 * 365 * 2  # 1000, 2024, 2026, 9999; 29 February left to the calendar
     assert certain_datetimes(pa.array(["2026-10-01 08:00:00.5"])) is None  # the regex decides
+
+
+def test_the_chunks_double_from_the_first_up_to_their_size(monkeypatch):
+    # A small first chunk starts the COPY; the next ones double, so that PostgreSQL, done with
+    # one, has the next (the first 8 MB chunk kept it waiting at the start of every load).
+    import io
+
+    from channel_dw.sources import columnar
+
+    monkeypatch.setattr(columnar, "FIRST_CHUNK_BYTES", 100)
+    data = b"".join(b"line %04d\n" % i for i in range(300))  # 10 bytes a line
+    chunks = list(columnar.read_chunks(io.BytesIO(data), 800))
+
+    assert [len(chunk) for chunk, _ in chunks] == [100, 200, 400, 800, 800, 700]
+    assert [first for _, first in chunks] == [1, 11, 31, 71, 151, 231]
+    assert b"".join(chunk for chunk, _ in chunks) == data

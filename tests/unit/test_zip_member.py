@@ -50,6 +50,16 @@ def test_the_blocks_have_the_sizes_asked_for(book: Path) -> None:
     assert 0 < len(blocks[-1]) <= 1 << 20
 
 
+def test_the_pieces_of_a_block_join_into_the_block(book: Path) -> None:
+    # The store reader puts the rest of the chunk before in front of a block's pieces, in one
+    # copy: the pieces must be the block, in its order.
+    with zipfile.ZipFile(book) as zf:
+        blocks = list(_zip_member.blocks(zf, "xl/worksheets/sheet1.xml", 1 << 20, 100_000))
+        pieces = list(_zip_member.pieces(zf, "xl/worksheets/sheet1.xml", 1 << 20, 100_000))
+    assert [b"".join(parts) for parts in pieces] == blocks
+    assert max(len(parts) for parts in pieces) > 1  # inflated 256 KiB of the stream at a time
+
+
 def test_zlib_reads_the_same_where_isal_is_not_installed(
     book: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

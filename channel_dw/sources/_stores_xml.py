@@ -36,6 +36,13 @@ class _Unsure(Exception):
 def workbook_parts(zf: zipfile.ZipFile) -> tuple[str, bytes | None, bytes]:
     """The name of the workbook's one worksheet, its styles (None if it has none) and its shared
     strings (empty if none); :class:`_Unsure` for several sheets or 1904 dates."""
+    sheet, styles, strings = workbook_layout(zf)
+    return sheet, styles, _zip_member.read(zf, strings) if strings else b""
+
+
+def workbook_layout(zf: zipfile.ZipFile) -> tuple[str, bytes | None, str | None]:
+    """:func:`workbook_parts`, the shared strings by the name of their part (None if none), for
+    a reader that inflates them itself."""
     names = zf.namelist()
     workbook = zf.read("xl/workbook.xml")
     sheets = [n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)]
@@ -44,9 +51,7 @@ def workbook_parts(zf: zipfile.ZipFile) -> tuple[str, bytes | None, bytes]:
     if b"date1904" in workbook:
         raise _Unsure("1904 dates")
     styles = zf.read("xl/styles.xml") if "xl/styles.xml" in names else None
-    strings = b""
-    if "xl/sharedStrings.xml" in names:
-        strings = _zip_member.read(zf, "xl/sharedStrings.xml")
+    strings = "xl/sharedStrings.xml" if "xl/sharedStrings.xml" in names else None
     return sheets[0], styles, strings
 
 

@@ -375,3 +375,63 @@ def test_excel_datetimes_read_as_openpyxl_reads_them(tmp_path):
     seen, taken_over = _same(path)
 
     assert (seen, taken_over) == ([], [])
+
+
+_ODD_STRINGS = (
+    b'\n  <si/><si><t xml:space="preserve"> a </t></si>\n<si><r><t>x</t></r><r><t>y</t></r></si>'
+    b"<si><t>a&amp;b</t></si><si><t></t></si>"
+)
+
+
+def _indexed_whole(sst: bytes) -> tuple:
+    """The shared strings indexed in one call, as they were before 2026-12-05."""
+    import ctypes
+
+    import numpy as np
+
+    from channel_dw.sources import _compiled
+
+    cap = len(sst) // 5 + 1
+    at, text = np.empty((cap, 2), np.int64), np.empty(cap, np.uint64)
+    plain = ctypes.c_int64()
+    n = _compiled._library().index_strings(
+        sst, len(sst), _compiled._pointer(at), _compiled._pointer(text), cap, ctypes.byref(plain)
+    )
+    return n, at[:n].tolist(), text[:n].tolist(), bool(plain.value)
+
+
+@pytest.mark.parametrize("case", ["plain", "odd", "between"])
+@pytest.mark.parametrize("block", [5, 37, 300, 4 << 20, "at the seam"])
+def test_the_shared_strings_indexed_block_by_block_are_indexed_as_a_whole(
+    tmp_path, monkeypatch, case, block
+):
+    """Each inflated block of the shared strings is indexed up to its last ``</si>`` while the
+    next one inflates: the same index as the table indexed whole, whatever the seams, with the
+    usual elements only ("plain") or elements of every shape ("odd"). Something between two
+    elements of a plain table (here an element that is not closed) makes it not plain, so that
+    the whole table goes to an XML parser, which refuses it, whichever part it falls in."""
+    path = _workbook(tmp_path, rows=60)
+    odd = {"plain": b"", "odd": _ODD_STRINGS, "between": b"<x>"}[case]
+
+    def edit(sst: bytes) -> bytes:
+        at = [m.end() for m in re.finditer(rb"</si>", sst)]
+        again = b"" if case == "between" else odd  # once: only where the seam is, below
+        return sst[: at[5]] + odd + sst[at[5] : at[30]] + again + sst[at[30] :]
+
+    _rewrite(path, STRINGS, edit)
+    sst = zipfile.ZipFile(path).read(STRINGS)
+    if block == "at the seam":  # the first block ends where the first insertion starts
+        block = [m.end() for m in re.finditer(rb"</si>", sst)][5]
+    monkeypatch.setattr(_stores_compiled, "_STRINGS_BLOCK", block)
+    n, at, text, plain = _indexed_whole(sst)
+    assert plain == (case == "plain") and n > 60
+
+    if case == "between":
+        with pytest.raises(_stores_compiled._Unsure, match="not well-formed"):
+            _stores_compiled._Book.open(path)
+        return
+    book = _stores_compiled._Book.open(path)
+    assert book.strings == n
+    assert book.string_at[:n].tolist() == at
+    assert book.string_text[:n].tolist() == text
+    assert book.sst.tobytes() == sst

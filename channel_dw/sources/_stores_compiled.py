@@ -108,8 +108,8 @@ class _Book:
 
     def __init__(self, zf: zipfile.ZipFile, sheet: str, styles: bytes | None, sst: str | None):
         self.zf, self.sheet = zf, sheet
-        # The shared strings inflate on a thread of their own while the styles are read and the
-        # strings inflated so far indexed (_index_strings).
+        # The shared strings inflate on a thread of their own while those inflated so far are
+        # indexed (_index_strings).
         size = zf.getinfo(sst).file_size if sst else 0
         blocks = _read_ahead(_zip_member.pieces(zf, sst, _STRINGS_BLOCK)) if sst else iter(())
         self.parser = WorkSheetParser(None, None, data_only=True)
@@ -123,7 +123,10 @@ class _Book:
             kinds[list(durations)] = 2
             self.style_kind = kinds
         self.parser.shared_strings = self
-        self.sst, plain = self._index_strings(blocks, size)  # its bytes, in an array
+        try:
+            self.sst, plain = self._index_strings(blocks, size)  # its bytes, in an array
+        finally:  # its thread done before the archive can be closed
+            getattr(blocks, "close", lambda: None)()
         count, sst = self.strings, self.sst
         # A table of plain elements is well-formed from its first <si> to its last; what lies
         # around them is checked by an XML parser, and the whole table when it is not plain.

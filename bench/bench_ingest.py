@@ -280,14 +280,14 @@ def cpu_profile(loaded: dict, raw: dict) -> dict:
     cpu, pg = loaded.get("cpu_s"), loaded.get("pg_cpu_s")
     bound = None if pg is None else max(pg, (cpu + pg) / CORES) + raw["commit_s"]
     return {
-        "loader_cpu_s": round(cpu, 2),
-        "loader_pg_cpu_s": None if pg is None else round(pg, 2),
-        "raw_copy_pg_cpu_s": None if raw["pg_cpu_s"] is None else round(raw["pg_cpu_s"], 2),
+        "loader_cpu_s": _rounded(cpu),
+        "loader_pg_cpu_s": _rounded(pg),
+        "raw_copy_pg_cpu_s": _rounded(raw["pg_cpu_s"]),
         "loader_pg_sys_s": _rounded(loaded.get("pg_sys_s")),
         "raw_copy_pg_sys_s": _rounded(raw.get("pg_sys_s")),
-        "raw_copy_commit_s": round(raw["commit_s"], 2),
-        "cpu_bound_s": None if bound is None else round(bound, 2),
-        "best_ratio_cpu_allows": None if bound is None else round(raw["seconds"] / bound, 2),
+        "raw_copy_commit_s": _rounded(raw["commit_s"]),
+        "cpu_bound_s": _rounded(bound),
+        "best_ratio_cpu_allows": None if bound is None else _rounded(raw["seconds"] / bound),
     }
 
 

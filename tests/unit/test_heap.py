@@ -57,8 +57,8 @@ for _ in range(10):
 """
 
 
-def _faults(mode: str, script: str = _CHUNKS) -> int:
-    return sum(_faults_per_round(mode, script))
+def _faults(mode: str) -> int:
+    return sum(_faults_per_round(mode, _CHUNKS))
 
 
 def _faults_per_round(mode: str, script: str) -> list[int]:

@@ -77,6 +77,42 @@ static int past_last_row(const uint8_t *v, int64_t s, int64_t e, int64_t *beyond
     return 1;
 }
 
+/* The usual cell tag after its "<c": ` r="B2"`, then ` s="1"` and ` t="s"` or either or neither,
+ * then '>', where B2's row is the row's own r value byte for byte. Sets the column (from 0), the
+ * style and the type's bounds as the general reading of the attributes (next_attribute) does
+ * and returns the index after '>'; -1 for any other tag, which is read the general way. */
+static int64_t usual_cell(const uint8_t *v, int64_t n, int64_t a, int64_t row_s, int64_t row_e,
+                          int64_t *column, int64_t *style, int64_t *type_s, int64_t *type_e) {
+    int64_t row_len = row_e - row_s;
+    if (n - a < 16 + row_len || memcmp(v + a, " r=\"", 4) != 0) return -1;
+    int64_t j = a + 4, c = 0;
+    while (j < a + 7 && v[j] >= 'A' && v[j] <= 'Z') c = c * 26 + (v[j++] - 'A' + 1);
+    if (j == a + 4 || memcmp(v + j, v + row_s, (size_t)row_len) != 0 || v[j + row_len] != '"')
+        return -1;
+    j += row_len + 1;
+    int64_t s = 0;
+    if (n - j >= 6 && memcmp(v + j, " s=\"", 4) == 0) {
+        int64_t d = j + 4;
+        while (d < n && d < j + 13 && is_digit(v[d])) s = s * 10 + (v[d++] - '0');
+        if (d == j + 4 || d >= n || v[d] != '"') return -1;
+        j = d + 1;
+    }
+    int64_t ts = -1, te = -1;
+    if (n - j >= 6 && memcmp(v + j, " t=\"", 4) == 0) {
+        int64_t d = ts = j + 4;
+        while (d < n && d < ts + 12 && v[d] >= 'a' && v[d] <= 'z') d++;
+        if (d == ts || d >= n || v[d] != '"') return -1;
+        te = d;
+        j = d + 1;
+    }
+    if (j >= n || v[j] != '>') return -1;
+    *column = c - 1;
+    *style = s;
+    *type_s = ts;
+    *type_e = te;
+    return j + 1;
+}
+
 /* What the rows are checked against. */
 typedef struct {
     const int8_t *contract; /* per sheet column: the contract column there, or -1 */
@@ -94,7 +130,7 @@ static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const
     if (!starts(v, i, n, "<row") || i + 4 >= n ||
         !(is_space(v[i + 4]) || v[i + 4] == '>' || v[i + 4] == '/'))
         return NOT_A_ROW;
-    int64_t row = -1, a = i + 4;
+    int64_t row = -1, row_s = 0, row_e = 0, a = i + 4;
     int self_closing = 0, blank = 1, ok = 1;
     r->start = i;
     int64_t ns, ne, vs, ve;
@@ -106,6 +142,8 @@ static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const
             if (past_last_row(v, vs, ve, beyond)) return BEYOND;
             row = digits_value(v, vs, ve);
             if (row < 1) return STRUCTURE;
+            row_s = vs;
+            row_e = ve;
         }
     }
     if (got == BROKEN) return STRUCTURE;
@@ -124,8 +162,14 @@ static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const
             return STRUCTURE;
         a += 2;
         int64_t column = -1, style = 0, type_s = -1, type_e = -1;
+        int64_t after = usual_cell(v, n, a, row_s, row_e, &column, &style, &type_s, &type_e);
+        if (after >= 0) {
+            a = after;
+            got = ENDED;
+        }
         seen.count = 0;
-        while ((got = next_attribute(v, n, &a, &seen, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
+        while (after < 0 &&
+               (got = next_attribute(v, n, &a, &seen, &ns, &ne, &vs, &ve)) == ATTRIBUTE) {
             if (named(v, ns, ne, "r")) {
                 if (column >= 0) return STRUCTURE;
                 int64_t j = vs;

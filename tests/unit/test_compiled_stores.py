@@ -159,6 +159,18 @@ def _same(path: Path) -> tuple[list[int], list[int]]:
         ("A", b'<c r="A{n}" t="s" cm="1" vm="2"><v>{s}</v></c>', False),
         ("A", b'<c r="A{n}"  t="s" ><v>{s}</v></c>', False),
         ("A", b'<c r="A{n}" t="s"><v>{s}</v> </c>', False),
+        # the usual tag (r, then s, then t) is read by a short path: tags just off it
+        ("A", b'<c r="A{n}" s="0" t="s"><v>{s}</v></c>', False),
+        ("A", b'<c r="A{n}" t="s" s="0"><v>{s}</v></c>', False),
+        ("A", b'<c r="A{n}"\tt="s"><v>{s}</v></c>', False),
+        ("A", b'<c r="A0{n}" t="s"><v>{s}</v></c>', False),  # the row's number, written longer
+        ("A", b'<c r="A1{n}" t="s"><v>{s}</v></c>', True),  # other rows' references
+        ("A", b'<c r="A13" t="s"><v>{s}</v></c>', True),
+        ("A", b'<c r="A{n}" t="S"><v>{s}</v></c>', True),
+        ("A", b'<c r="A{n}" t=""><v>{s}</v></c>', True),
+        ("A", b'<c r="A{n}" s="" t="s"><v>{s}</v></c>', True),
+        ("D", b'<c r="D{n}" s="000000001"><v>46296.5</v></c>', False),
+        ("D", b'<c r="D{n}" s="0000000001"><v>46296.5</v></c>', False),
         ("A", b'<c r="A{n}" t="s"><v>999999</v></c>', True),  # no such shared string
         ("A", b'<c r="A{n}" t="s"><v> 3</v></c>', True),
         ("A", b'<c r="A{n}" t="s"><v>&#51;</v></c>', True),

@@ -466,8 +466,8 @@ def _load(path: Path) -> ctypes.CDLL:
     lib.index_strings.argtypes = [ctypes.c_char_p, i64, p, p, i64, p]
     lib.render_stores.restype = i64
     lib.render_stores.argtypes = [
-        p, i64, p, p, p, p, p, p, p, p, i64, p, i64, ctypes.c_char_p, i64, p, i64,
-        p, p, p, p, p, p, p,
+        p, i64, p, p, p, p, p, p, p, p, i64, i64, p, i64, ctypes.c_char_p, i64, p, i64,
+        p, p, p, p, p, p, p, p,
     ]  # fmt: skip
     return lib
 

@@ -27,7 +27,7 @@ typedef struct {
     Cell cells[NCOLS];
 } Row;
 
-enum { ROW_READ, ROW_BLANK, NOT_A_ROW, STRUCTURE, BEYOND };
+enum { ROW_READ, ROW_BLANK, NOT_A_ROW, STRUCTURE, BEYOND, WANTING };
 enum { ATTRIBUTE, ENDED, CLOSED, BROKEN };
 
 #define MAX_ATTRIBUTES 16
@@ -117,14 +117,16 @@ static int64_t usual_cell(const uint8_t *v, int64_t n, int64_t a, int64_t row_s,
 typedef struct {
     const int8_t *contract; /* per sheet column: the contract column there, or -1 */
     const uint8_t *style_kind;
-    int64_t n_styles, n_strings;
+    int64_t n_styles, n_strings; /* the strings indexed so far */
+    int complete;                 /* whether they are all the table's */
 } Sheet;
 
 #define MAX_COLUMN 16384 /* XFD */
 
 /* Reads the <row> element at v[i] into *r (its end in r->end). Returns ROW_READ, ROW_BLANK (no
  * cell holds a value), NOT_A_ROW (something else is at v[i]), STRUCTURE (a row the pass does not
- * follow) or BEYOND (a row number past a sheet's last, in *beyond). */
+ * follow), BEYOND (a row number past a sheet's last, in *beyond) or WANTING (a contract cell
+ * names a shared string past those indexed so far). */
 static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const Sheet *sh,
                      Row *r, int64_t *beyond) {
     if (!starts(v, i, n, "<row") || i + 4 >= n ||
@@ -237,6 +239,7 @@ static int parse_row(const uint8_t *v, int64_t n, int64_t i, int64_t last, const
             cell->kind = is_s || is_n ? NONE : SLOW;
         } else if (is_s) {
             int64_t index = digits_value(v, value_s, value_e);
+            if (index >= sh->n_strings && !sh->complete) return WANTING;
             /* looked up with the other rows of the block (render_stores) */
             cell->kind = index >= 0 && index < sh->n_strings ? STRING : SLOW;
             cell->s = index;
@@ -314,8 +317,9 @@ static int row_passes(const uint8_t *v, Row *r, const int64_t *kinds, const uint
  * reader must read, or -1 when v was read to its end, and *consumed where the rows ended; *last
  * is the last row read (the rows must ascend from *last on). *beyond is a row number past a
  * sheet's last (the workbook is damaged), else 0. When out (out_cap bytes) has no room for the
- * next row taken, the pass ends before it, as before anything else that is not a row. Returns
- * the bytes written.
+ * next row taken, the pass ends before it, as before anything else that is not a row; likewise
+ * before a row that names a shared string past the n_strings indexed so far, unless complete
+ * (they are all the table's), with *wanting set. Returns the bytes written.
  *
  * The rows are read BLOCK at a time, then the shared strings they name are looked up together:
  * a row names strings from all over the table, and a load that misses the cache is what the pass
@@ -323,10 +327,11 @@ static int row_passes(const uint8_t *v, Row *r, const int64_t *kinds, const uint
 int64_t render_stores(const uint8_t *v, int64_t n, const int64_t *position, const int64_t *kinds,
                       const uint8_t *required, const int64_t *set_bounds, const int64_t *match_off,
                       const uint8_t *match_bytes, const uint8_t *strings, const uint64_t *str_text,
-                      int64_t n_strings, const uint8_t *style_kind, int64_t n_styles,
-                      const uint8_t *platform, int64_t platform_len, uint8_t *out,
-                      int64_t out_cap, int64_t *slow, int64_t *taken, int64_t *n_slow,
-                      int64_t *last, int64_t *stop, int64_t *consumed, int64_t *beyond) {
+                      int64_t n_strings, int64_t complete, const uint8_t *style_kind,
+                      int64_t n_styles, const uint8_t *platform, int64_t platform_len,
+                      uint8_t *out, int64_t out_cap, int64_t *slow, int64_t *taken,
+                      int64_t *n_slow, int64_t *last, int64_t *stop, int64_t *consumed,
+                      int64_t *beyond, int64_t *wanting) {
     int8_t contract[MAX_COLUMN];
     Row rows[BLOCK];
     int64_t p = 0, i = 0;
@@ -334,10 +339,11 @@ int64_t render_stores(const uint8_t *v, int64_t n, const int64_t *position, cons
     *n_slow = 0;
     *stop = -1;
     *beyond = 0;
+    *wanting = 0;
     memset(contract, -1, sizeof contract);
     for (int k = 0; k < NCOLS; k++)
         if (position[k] >= 0 && position[k] < MAX_COLUMN) contract[position[k]] = (int8_t)k;
-    Sheet sh = {contract, style_kind, n_styles, n_strings};
+    Sheet sh = {contract, style_kind, n_styles, n_strings, complete != 0};
     for (;;) {
         int nb = 0, ended = 0; /* ended: the rows stop here (NOT_A_ROW or STRUCTURE) */
         int64_t structure_at = -1;
@@ -352,7 +358,7 @@ int64_t render_stores(const uint8_t *v, int64_t n, const int64_t *position, cons
             r->before = *last;
             int status = parse_row(v, n, i, *last, &sh, r, beyond);
             if (status == BEYOND) return p;
-            if (status == NOT_A_ROW || status == STRUCTURE) {
+            if (status == NOT_A_ROW || status == STRUCTURE || status == WANTING) {
                 ended = status;
                 structure_at = i;
                 break;
@@ -444,6 +450,11 @@ int64_t render_stores(const uint8_t *v, int64_t n, const int64_t *position, cons
         if (ended == STRUCTURE) {
             *stop = *last + 1;
             *consumed = structure_at;
+            return p;
+        }
+        if (ended == WANTING) {
+            *consumed = structure_at;
+            *wanting = 1;
             return p;
         }
         if (ended == NOT_A_ROW) return p;

@@ -6,8 +6,9 @@ reader, the reference) or here. Here the sheet's XML is inflated a chunk at a ti
 ``render_stores`` in ``_compiled_stores.c``, which for each row reads the contract cells, the
 shared strings they name and the numbers (an Excel datetime as openpyxl's ``from_excel`` and the
 reader's rounding to the second write it), checks every rule, and writes the row as COPY text.
-The shared string table is indexed once by the same C file; a string with markup, an entity, an
-escape (``_x000D_``), a control character or white space at an end is left to openpyxl.
+The shared string table is indexed by the same C file as the rows need it
+(:mod:`_stores_strings`); a string with markup, an entity, an escape (``_x000D_``), a control
+character or white space at an end is left to openpyxl.
 
 Three outcomes per row:
 
@@ -30,13 +31,11 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import pyexpat
 import re
 import zipfile
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from openpyxl.cell.text import Text
@@ -57,11 +56,16 @@ from channel_dw.sources._stores_rows import (
     _is_blank,
     _item,
 )
-from channel_dw.sources._stores_xml import _Unsure, beyond_the_last_row, workbook_layout
+from channel_dw.sources._stores_strings import SharedStrings
+from channel_dw.sources._stores_xml import (
+    MAIN_NS,
+    _Unsure,
+    beyond_the_last_row,
+    workbook_layout,
+)
 from channel_dw.sources.base import REGION_CODES, Item
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 FIRST_CHUNK_BYTES = 1 << 20  # the first chunk small, so that the COPY starts early
 CHUNK_BYTES = 8 << 20
@@ -86,9 +90,6 @@ _RULES = {
 _KINDS = np.array([_RULES[c][0] for c in COLUMNS[1:]], dtype=np.int64)
 _REQUIRED = np.array([_RULES[c][1] for c in COLUMNS[1:]], dtype=np.uint8)
 _ROW = re.compile(rb"<row[\s>/]")
-_RESERVED_STRINGS = 1 << 24  # 384 MB of index reserved at most (an 80 MB string table)
-_STRINGS_BLOCK = 4 << 20  # the shared strings inflated and indexed a block at a time
-_MAIN_NS = b'xmlns="%s"' % SHEET_MAIN_NS.encode()
 
 
 def read(
@@ -108,10 +109,7 @@ class _Book:
 
     def __init__(self, zf: zipfile.ZipFile, sheet: str, styles: bytes | None, sst: str | None):
         self.zf, self.sheet = zf, sheet
-        # The shared strings inflate on a thread of their own while those inflated so far are
-        # indexed (_index_strings).
-        size = zf.getinfo(sst).file_size if sst else 0
-        blocks = _read_ahead(_zip_member.pieces(zf, sst, _STRINGS_BLOCK)) if sst else iter(())
+        self._sheet_chunks: Generator[tuple[bytes, int, bool]] | None = None
         self.parser = WorkSheetParser(None, None, data_only=True)
         self.style_kind = np.zeros(1, dtype=np.uint8)
         if styles is not None:
@@ -123,88 +121,23 @@ class _Book:
             kinds[list(durations)] = 2
             self.style_kind = kinds
         self.parser.shared_strings = self
+        # Indexed as the rows need them (a block at a time, inflated on a thread of their own),
+        # the first block here, so that a table the pass cannot read is known before a row.
+        self.strings = SharedStrings(zf, sst)
         try:
-            self.sst, plain = self._index_strings(blocks, size)  # its bytes, in an array
-        finally:  # its thread done before the archive can be closed
-            getattr(blocks, "close", lambda: None)()
-        count, sst = self.strings, self.sst
-        # A table of plain elements is well-formed from its first <si> to its last; what lies
-        # around them is checked by an XML parser, and the whole table when it is not plain.
-        head = sst[: self.string_at[0, 0]].tobytes() if count else b""
-        if plain and count:
-            outside = head + sst[self.string_at[count - 1, 1] :].tobytes()
-        else:
-            outside = sst.tobytes()
-        if count and _MAIN_NS not in head:
-            raise _Unsure("the shared strings are not in the namespace openpyxl reads")
-        if outside:
-            try:
-                pyexpat.ParserCreate().Parse(outside, True)
-            except pyexpat.ExpatError as exc:
-                raise _Unsure(f"the shared strings are not well-formed XML: {exc}") from exc
+            self.strings.more()
+        except BaseException:
+            self.close()
+            raise
 
-    def _index_strings(self, blocks: Iterator[list[bytes]], size: int) -> tuple[np.ndarray, bool]:
-        """The shared strings (``size`` bytes, inflated in ``blocks``) and whether every element
-        is plain; each element's bounds in ``string_at``, its text in ``string_text``, their
-        count in ``strings`` (``index_strings`` in ``_compiled_sst.c``).
-
-        The first row waits for the index. Indexed once inflated whole, it took 0.12-0.14 s of
-        a million orders' load, while PostgreSQL had nothing to do. So each block is indexed as
-        soon as it is inflated, up to its last ``</si>``, while the next block inflates: every
-        element that starts before that point ends there or before it, so the index of such a
-        part is the whole table's, its offsets moved by where the part starts. What
-        ``index_strings`` checks between two elements (nothing but white space) is checked here
-        between two parts; what follows the last ``</si>`` is indexed as the table's end."""
-        data = np.empty(size, dtype=np.uint8)
-        # Room for every element, reserved rather than counted (42 ms for 48 MB of strings; the
-        # memory is used only as it is filled), but counted for a very large table.
-        cap = size // len(b"<si/>") + 1
-        if cap > _RESERVED_STRINGS:  # not a table a day's orders make: read whole, then indexed
-            whole = b"".join(b"".join(parts) for parts in blocks)
-            blocks, cap = iter([[whole]]), whole.count(b"<si") + 1
-            data = np.empty(len(whole), dtype=np.uint8)
-        self.string_at = np.empty((cap, 2), dtype=np.int64)
-        self.string_text = np.empty(cap, dtype=np.uint64)
-        self.strings, indexed, filled, plain = 0, 0, 0, True
-        lib = compiled._library()
-
-        def index(end: int) -> None:
-            nonlocal indexed, plain
-            k, part_plain = self.strings, ctypes.c_int64()
-            got = lib.index_strings(
-                ctypes.c_char_p(data.ctypes.data + indexed), end - indexed,
-                _pointer(self.string_at[k:]), _pointer(self.string_text[k:]), cap - k,
-                ctypes.byref(part_plain),
-            )  # fmt: skip
-            if got < 0:
-                raise _Unsure("the shared strings could not be indexed")
-            if got:
-                self.string_at[k : k + got] += indexed
-                text = self.string_text[k : k + got]
-                # The text's start in the top 32 bits; past them the text is not written as it is.
-                text[(text >> np.uint64(32)) + np.uint64(indexed) > np.uint64(0xFFFFFFFF)] = 0
-                text[text != 0] += np.uint64(indexed) << np.uint64(32)
-                between = data[self.string_at[k - 1, 1] : self.string_at[k, 0]] if k else None
-                if between is not None and between.tobytes().strip(b" \t\r\n"):
-                    plain = False  # something between two <si>
-            plain = plain and bool(part_plain.value)
-            self.strings += got
-            indexed = end
-
-        for parts in blocks:
-            ends = []  # where each piece ends
-            for part in parts:
-                data[filled : filled + len(part)] = np.frombuffer(part, dtype=np.uint8)
-                filled += len(part)
-                ends.append(filled)
-            for part, end in zip(reversed(parts), reversed(ends), strict=True):
-                close = part.rfind(b"</si>")  # one that spans two pieces: an earlier one does
-                if close >= 0:
-                    index(end - len(part) + close + len(b"</si>"))
-                    break
-        data = data[:filled]
-        index(filled)
-        return data, plain
+    def close(self) -> None:
+        """The inflating threads done (the sheet's and the strings'), then the archive closed."""
+        try:
+            if self._sheet_chunks is not None:
+                self._sheet_chunks.close()
+            self.strings.close()
+        finally:
+            self.zf.close()
 
     @classmethod
     def open(cls, path: Path) -> _Book:
@@ -215,7 +148,7 @@ class _Book:
         try:
             return cls(zf, *workbook_layout(zf))
         except _Unsure:
-            zf.close()
+            zf.close()  # (the strings' thread is done: closed by __init__)
             raise
         except Exception as exc:  # zip, XML and style errors: the per-record reader says which
             zf.close()
@@ -223,20 +156,17 @@ class _Book:
 
     def __getitem__(self, index: int) -> str:
         """A shared string as openpyxl reads it (for its cell parser)."""
-        if not 0 <= index < self.strings:
-            raise IndexError(index)
-        start, end = self.string_at[index].tolist()
-        node = fromstring(
-            b'<sst xmlns="%s">' % SHEET_MAIN_NS.encode() + self.sst[start:end].tobytes() + b"</sst>"
-        )
+        element = self.strings[index]
+        node = fromstring(b'<sst xmlns="%s">' % SHEET_MAIN_NS.encode() + element + b"</sst>")
         return Text.from_tree(node[0]).content.replace("x005F_", "")
 
-    def chunks(self) -> Iterator[tuple[bytes, int, bool]]:
+    def chunks(self) -> Generator[tuple[bytes, int, bool]]:
         """The sheet's XML as (data, end, last): data[:end] holds whole rows (it is cut before
         the start of its last row, or after its last ``</row>``); the rest follows in the next
         chunk, and the last chunk is whole. The next chunk is inflated and cut ahead, on a
-        thread of its own (:func:`_read_ahead`)."""
-        return _read_ahead(self._cut())
+        thread of its own (:func:`ahead.read_ahead`)."""
+        self._sheet_chunks = ahead.read_ahead(self._cut())
+        return self._sheet_chunks
 
     def _cut(self) -> Iterator[tuple[bytes, int, bool]]:
         # The rest of a chunk goes in front of the next one's inflated pieces in one copy, here
@@ -271,20 +201,6 @@ class _Book:
         return number, tuple(values)
 
 
-def _read_ahead(chunks: Iterator[T]) -> Iterator[T]:
-    """The chunks, the next one inflated (and cut) on a thread of its own while the caller works
-    on this one (ISA-L and zlib release the GIL); in the caller's thread with
-    DW_READER_THREADS=1."""
-    if ahead.threads() < 2:
-        yield from chunks
-        return
-    with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
-        future = pool.submit(next, chunks, None)
-        while (chunk := future.result()) is not None:
-            future = pool.submit(next, chunks, None)
-            yield chunk
-
-
 class _TakeOver(Exception):
     """The per-record reader reads on from ``line``."""
 
@@ -317,7 +233,7 @@ class _Reading:
         except Exception as exc:  # the zip's checksum, a chunk that does not inflate, ...
             yield from self._per_record(self.last + 1, repr(exc))
         finally:
-            self.book.zf.close()
+            self.book.close()
 
     def _per_record(self, line: int, why: str) -> Iterator[col.Batch]:
         log.info("%s: read row by row from sheet row %d on (%s)", self.name, line, why)
@@ -349,6 +265,7 @@ class _Reading:
                 if not last:
                     raise _TakeOver(self.last + 1, "something else than a row among the rows")
                 self._tail(data[pos:end])
+                self.book.strings.until(-1)  # what rows did not name, and the table's end
                 return
 
     def _head(self, data: bytes, end: int) -> int:
@@ -358,7 +275,7 @@ class _Reading:
         if start < 0 or tag < 0:
             raise _TakeOver(1, "no <sheetData> where the pass looks for it")
         self.root = data[tag : data.find(b">", tag) + 1]
-        if _MAIN_NS not in self.root:  # openpyxl reads rows of this namespace only (not Strict)
+        if MAIN_NS not in self.root:  # openpyxl reads rows of this namespace only (not Strict)
             raise _TakeOver(1, "the sheet is not in the spreadsheet namespace openpyxl reads")
         try:
             fromstring(data[:start] + b"</worksheet>")
@@ -427,18 +344,22 @@ class _Reading:
         out = np.empty(len(source) + (1 << 16), dtype=np.uint8)
         taken, n_slow, last = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64(self.last)
         stop, consumed, beyond = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
-        book = self.book
+        wanting = ctypes.c_int64()
+        book, strings = self.book, self.book.strings
         size = compiled._library().render_stores(
             _pointer(source), len(source), _pointer(self.positions), _pointer(_KINDS),
             _pointer(_REQUIRED), _pointer(self.set_bounds), _pointer(self.match_off),
-            _pointer(self.match_bytes), _pointer(book.sst), _pointer(book.string_text),
-            book.strings, _pointer(book.style_kind),
+            _pointer(self.match_bytes), _pointer(strings.data), _pointer(strings.text),
+            strings.count, strings.complete, _pointer(book.style_kind),
             len(book.style_kind), self.platform_bytes, len(self.platform_bytes), _pointer(out),
             len(out), _pointer(slow), ctypes.byref(taken), ctypes.byref(n_slow),
             ctypes.byref(last), ctypes.byref(stop), ctypes.byref(consumed), ctypes.byref(beyond),
+            ctypes.byref(wanting),
         )  # fmt: skip
         if beyond.value:
             raise FileRejected(self.name, None, "unreadable", beyond_the_last_row(beyond.value))
+        if wanting.value:  # a row names a string not indexed yet: the caller calls again there
+            strings.more()
         self.last = last.value
         found = slow[: n_slow.value].copy()
         found[:, 1:] += pos

@@ -28,6 +28,9 @@ from openpyxl.xml.functions import fromstring
 
 from channel_dw.sources import _zip_member
 
+# The spreadsheet namespace openpyxl reads (not Strict OOXML's), as a part's root declares it.
+MAIN_NS = b'xmlns="%s"' % SHEET_MAIN_NS.encode()
+
 
 class _Unsure(Exception):
     """The columnar path cannot vouch for this workbook: the per-record reader reads it."""

@@ -81,8 +81,8 @@ def pieces(
         if fed:  # no more than the block wants, nor than the stated size (zipfile cuts there)
             out = inflater.decompress(fed, min(left, want - held))
             fed = inflater.unconsumed_tail
-        else:
-            out = inflater.flush()[:left]
+        else:  # all read: ISA-L holds the rest inflated, handed out as asked (zlib a little)
+            out = inflater.decompress(b"", min(left, want - held)) or inflater.flush()[:left]
         if not out and (inflater.eof or not fed):
             raise EOFError(f"{name} inflates to less than its stated size")
         crc = _inflate.crc32(out, crc)

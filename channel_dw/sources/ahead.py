@@ -22,6 +22,9 @@ What a loop would do, it still does, in the same order:
 ``DW_READER_THREADS`` sets the number of threads (default 2, the cores this machine has; 1 runs
 every job in the consumer's thread, as before).
 
+:func:`read_ahead` makes the next item of an iterator on a thread of its own while the caller
+works on this one (the store reader's next chunk of sheet XML, its next block of shared strings).
+
 :func:`beside` is the same idea for one long task (the store reader's fastexcel read of a whole
 sheet): it runs on a thread of its own while the caller works, or, with one thread, in the
 caller's thread when its result is asked for.
@@ -30,7 +33,7 @@ caller's thread when its result is asked for.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Generic, TypeVar
@@ -132,3 +135,17 @@ class Collected(Generic[T]):
         yield from self.items
         if self.error is not None:
             raise self.error
+
+
+def read_ahead(chunks: Iterator[T]) -> Generator[T]:
+    """The chunks, the next one made (a zip member's block inflated, say) on a thread of its
+    own while the caller works on this one (ISA-L and zlib release the GIL); in the caller's
+    thread with DW_READER_THREADS=1."""
+    if threads() < 2:
+        yield from chunks
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="inflate") as pool:
+        future = pool.submit(next, chunks, None)
+        while (chunk := future.result()) is not None:
+            future = pool.submit(next, chunks, None)
+            yield chunk

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from channel_dw.errors import FileRejected
-from channel_dw.sources import _stores_compiled, _stores_rows, stores
+from channel_dw.sources import _stores_compiled, _stores_rows, _stores_strings, stores
 from channel_dw.sources import columnar as col
 from channel_dw.sources._stores_rows import COLUMNS
 from channel_dw.sources.base import Item
@@ -229,7 +229,7 @@ def test_a_shared_string_is_written_only_when_plain(tmp_path, text, doubted):
 
 
 def test_a_large_string_table_is_counted_rather_than_reserved(tmp_path, monkeypatch):
-    monkeypatch.setattr(_stores_compiled, "_RESERVED_STRINGS", 3)
+    monkeypatch.setattr(_stores_strings, "RESERVED", 3)
     path = _workbook(tmp_path)
 
     assert _same(path) == ([], [])  # every string indexed: no row doubted
@@ -318,6 +318,30 @@ def test_the_chunks_seams_change_nothing(tmp_path, monkeypatch, chunk, threads):
     path = _workbook(tmp_path, rows=200, excel_times=False)
 
     assert _same(path) == ([], [])
+
+
+def test_the_inflating_threads_are_done_before_the_workbook_closes(tmp_path, monkeypatch):
+    """The per-record reader takes over mid-sheet: the sheet's next chunk and the strings' next
+    block, being inflated on their threads, are finished (and dropped) before the archive they
+    read closes."""
+    monkeypatch.setattr(_stores_compiled, "FIRST_CHUNK_BYTES", 700)
+    monkeypatch.setattr(_stores_compiled, "CHUNK_BYTES", 700)
+    monkeypatch.setattr(_stores_strings, "BLOCK", 300)
+    monkeypatch.setattr(_stores_strings, "FIRST_BLOCK", 300)
+    path = _workbook(tmp_path, rows=200, excel_times=False)
+    path = _rewrite(path, SHEET, _replace_row(150, lambda r: r.replace(b'r="150"', b'r="149"', 1)))
+    running: list[bool] = []
+    close = _stores_compiled._Book.close
+
+    def closing(book):
+        readers = (book._sheet_chunks, book.strings._reading)
+        book.zf.close = lambda: running.extend(g.gi_frame is not None for g in readers)
+        close(book)
+
+    monkeypatch.setattr(_stores_compiled._Book, "close", closing)
+
+    assert _same(path)[1] == [150]
+    assert running == [False, False]
 
 
 def test_a_row_longer_than_the_output_room_is_written_by_the_per_record_path(tmp_path):
@@ -434,16 +458,86 @@ def test_the_shared_strings_indexed_block_by_block_are_indexed_as_a_whole(
     sst = zipfile.ZipFile(path).read(STRINGS)
     if block == "at the seam":  # the first block ends where the first insertion starts
         block = [m.end() for m in re.finditer(rb"</si>", sst)][5]
-    monkeypatch.setattr(_stores_compiled, "_STRINGS_BLOCK", block)
+    monkeypatch.setattr(_stores_strings, "BLOCK", block)
+    monkeypatch.setattr(_stores_strings, "FIRST_BLOCK", block)
     n, at, text, plain = _indexed_whole(sst)
     assert plain == (case == "plain") and n > 60
 
     if case == "between":
         with pytest.raises(_stores_compiled._Unsure, match="not well-formed"):
-            _stores_compiled._Book.open(path)
+            _stores_compiled._Book.open(path).strings.until(n)
         return
-    book = _stores_compiled._Book.open(path)
-    assert book.strings == n
-    assert book.string_at[:n].tolist() == at
-    assert book.string_text[:n].tolist() == text
-    assert book.sst.tobytes() == sst
+    strings = _stores_compiled._Book.open(path).strings
+    strings.until(n)
+    assert strings.count == n
+    assert strings.at[:n].tolist() == at
+    assert strings.text[:n].tolist() == text
+    assert strings.data.tobytes() == sst
+
+
+@pytest.mark.parametrize("case", ["plain", "odd"])
+@pytest.mark.parametrize("block", [5, 300, 5000])
+def test_rows_read_while_the_shared_strings_are_indexed_read_as_openpyxl_reads_them(
+    tmp_path, monkeypatch, case, block
+):
+    """The pass reads rows while the table is indexed block by block, and waits for the next
+    block at a row that names a string past those indexed. A table that is not plain is read
+    whole by an XML parser before a string past its first odd element is used."""
+    path = _workbook(tmp_path, rows=60)
+    if case == "odd":
+        _rewrite(path, STRINGS, lambda sst: sst.replace(b"</si>", b"</si>" + _ODD_STRINGS, 1))
+    monkeypatch.setattr(_stores_strings, "BLOCK", block)
+    monkeypatch.setattr(_stores_strings, "FIRST_BLOCK", block)
+    waited = []
+    more = _stores_strings.SharedStrings.more
+    monkeypatch.setattr(
+        _stores_strings.SharedStrings, "more", lambda self: waited.append(1) or more(self)
+    )
+
+    seen, taken_over = _same(path)
+
+    assert (seen == [], taken_over) == (case == "plain", [])  # odd: rows naming odd elements
+    if case == "plain":  # (the odd table is read whole at its first odd element)
+        assert len(waited) >= (2 if block == 5000 else 9)  # the blocks, then the end
+
+
+def _after_element(number: int, inserted: bytes) -> Callable[[bytes], bytes]:
+    def edit(sst: bytes) -> bytes:
+        at = [m.end() for m in re.finditer(rb"</si>", sst)][number]
+        return sst[:at] + inserted + sst[at:]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "why"),
+    [
+        (lambda sst: sst.replace(b"</sst>", b"</sst", 1), "not well-formed"),
+        (_after_element(60, b"<!-- <si><t>x</t></si> -->"), "hold 108 elements, the index 109"),
+        (_after_element(60, b"<si><t><![CDATA[</t></si><si><t>]]></t></si>"), "hold 109"),
+    ],
+)
+def test_shared_strings_found_wrong_after_the_first_rows_leave_the_rest_to_openpyxl(
+    tmp_path, monkeypatch, caplog, edit, why
+):
+    """A table whose end is not XML, or that holds ``<si>`` where an XML parser does not (in a
+    comment, in CDATA: the index would be one off from there), is found so only after the pass
+    has read the first rows: the per-record reader reads on from there (and rejects the
+    workbook where openpyxl does)."""
+    path = _rewrite(_workbook(tmp_path, rows=60), STRINGS, edit)
+    monkeypatch.setattr(_stores_strings, "BLOCK", 300)
+    monkeypatch.setattr(_stores_strings, "FIRST_BLOCK", 300)
+    try:
+        expected = list(stores.read_rows(path))
+    except FileRejected as exc:
+        expected = [(exc.line, exc.rule, exc.message)]
+
+    with caplog.at_level("INFO"):
+        try:
+            items = list(col.items_from_batches(COLUMNS, stores.read_batches(path)))
+        except FileRejected as exc:
+            items = [(exc.line, exc.rule, exc.message)]
+
+    assert items == expected
+    taken_over = re.search(r"read row by row from sheet row (\d+) on \((.*)\)", caplog.text)
+    assert int(taken_over.group(1)) > 2 and why in taken_over.group(2)

@@ -42,12 +42,18 @@ def test_every_member_reads_as_zipfile_reads_it(book: Path) -> None:
             assert _zip_member.read(zf, name) == zf.read(name)
 
 
-def test_the_blocks_have_the_sizes_asked_for(book: Path) -> None:
+@pytest.mark.parametrize("size", [1 << 20, 1000])  # 1000: past the last read of the stream too
+@pytest.mark.parametrize("inflate", ["isal", "zlib"])
+def test_the_blocks_have_the_sizes_asked_for(
+    book: Path, monkeypatch: pytest.MonkeyPatch, size: int, inflate: str
+) -> None:
+    if inflate == "zlib":
+        monkeypatch.setattr(_zip_member, "_inflate", zlib)
     with zipfile.ZipFile(book) as zf:
-        blocks = list(_zip_member.blocks(zf, "xl/worksheets/sheet1.xml", 1 << 20, 100_000))
+        blocks = list(_zip_member.blocks(zf, "xl/worksheets/sheet1.xml", size, 100_000))
     assert b"".join(blocks) == _ROWS
-    assert [len(b) for b in blocks[:-1]] == [100_000] + [1 << 20] * (len(blocks) - 2)
-    assert 0 < len(blocks[-1]) <= 1 << 20
+    assert [len(b) for b in blocks[:-1]] == [100_000] + [size] * (len(blocks) - 2)
+    assert 0 < len(blocks[-1]) <= size
 
 
 def test_the_pieces_of_a_block_join_into_the_block(book: Path) -> None:

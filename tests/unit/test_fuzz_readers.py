@@ -33,6 +33,7 @@ from channel_dw.sources import (
     _app_lines,
     _delimited_fast,
     _stores_compiled,
+    _stores_strings,
     app,
     get_source,
     sms,
@@ -188,6 +189,8 @@ _CHUNKED = {
         (stores, "BATCH_ROWS"),
         (_stores_compiled, "CHUNK_BYTES"),
         (_stores_compiled, "FIRST_CHUNK_BYTES"),
+        (_stores_strings, "BLOCK"),  # the shared strings indexed as the rows need them
+        (_stores_strings, "FIRST_BLOCK"),
     ],
 }
 CHUNK_SIZES = (None, 64, 300, 2000)  # None: the reader's own
